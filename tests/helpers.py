@@ -1,0 +1,33 @@
+"""Helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_python(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    """Runs `python *args` from the repository root; returns stdout, fails with its output."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def perturb_weights(model: keras.Model, rng: np.random.Generator) -> None:
+    """Moves every weight away from its initial value (variances stay positive)."""
+    model.set_weights([w + rng.uniform(0.0, 0.1, w.shape) for w in model.get_weights()])
