@@ -1,0 +1,22 @@
+"""keras_classics: AlexNet, VGG and ResNet for Keras 3, exactly as the papers describe them.
+
+The builders and layers are backend-agnostic Keras code; importing this package does not
+import TensorFlow unless Keras itself runs on it.
+"""
+
+from keras_classics import layers
+from keras_classics.models import *  # noqa: F403 (the builders are the public API)
+from keras_classics.models import __all__ as _builders
+from keras_classics.profile import ModelProfile, count_macs, profile
+from keras_classics.registry import get_model, list_models
+
+__version__ = "0.1.0"
+__all__ = [
+    *_builders,
+    "ModelProfile",
+    "count_macs",
+    "get_model",
+    "layers",
+    "list_models",
+    "profile",
+]

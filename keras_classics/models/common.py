@@ -1,0 +1,196 @@
+"""What every builder shares, written once: argument checks, the input, conv+BN, head, weights."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers
+
+# BatchNormalization as the reference implementations configure it (torchvision, Caffe,
+# fb.resnet.torch): epsilon 1e-5 and a running-average momentum of 0.9 (PyTorch's 0.1).
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.9
+POOLING_CHOICES = (None, "avg", "max")
+WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
+
+
+def check_choice(argument: str, value: Any, choices: Sequence[Any]) -> None:
+    """Raises a ValueError naming `argument` and its valid `choices` unless value is one."""
+    if value not in choices:
+        raise ValueError(f"{argument}={value!r} is not valid; choose one of {list(choices)}")
+
+
+def channel_axis() -> int:
+    """The channel axis of the global image data format."""
+    return 1 if keras.config.image_data_format() == "channels_first" else -1
+
+
+def check_builder_args(
+    *, include_top: bool, weights: str | os.PathLike | None, pooling: str | None, classes: int
+) -> None:
+    """Validates the `keras.applications` arguments every builder takes."""
+    if weights is not None:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise ValueError(f"weights must be None or a file path; got {weights!r}")
+        path = os.fspath(weights)
+        if path == "imagenet":
+            raise ValueError(
+                "weights='imagenet': no pretrained weights are bundled yet; pass None "
+                f"(random initialisation) or the path of a {' or '.join(WEIGHTS_SUFFIXES)} file"
+            )
+        if not path.endswith(WEIGHTS_SUFFIXES):
+            raise ValueError(f"weights file {path!r} must end with one of {list(WEIGHTS_SUFFIXES)}")
+        if not os.path.isfile(path):
+            raise ValueError(f"weights file {path!r} does not exist")
+    check_choice("pooling", pooling, POOLING_CHOICES)
+    if include_top and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
+        raise ValueError(f"classes must be a positive int with include_top=True; got {classes!r}")
+
+
+def model_input(
+    input_tensor: Any,
+    input_shape: Sequence[int | None] | None,
+    *,
+    default_size: int,
+    min_size: int,
+    model_name: str,
+) -> tuple[Any, Any]:
+    """Returns (model inputs, image tensor) from `input_tensor` / `input_shape`.
+
+    Without either, the input is `default_size` square with 3 channels in the global data
+    format. Spatial sizes may be None (any size) but, when given, must be at least `min_size`
+    (the network's total stride) so that every stage keeps at least one pixel.
+    """
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        spatial: tuple[int | None, ...] = (default_size, default_size)
+        channels: int | None = 3
+    else:
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"input_shape must have 3 entries (height, width, channels, or channels first "
+                f"with channels_first); got {input_shape}"
+            )
+        if keras.config.image_data_format() == "channels_first":
+            channels, spatial = input_shape[0], input_shape[1:]
+        else:
+            channels, spatial = input_shape[2], input_shape[:2]
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(
+            f"input_shape {input_shape} needs a positive number of channels in the "
+            f"{keras.config.image_data_format()} position"
+        )
+    for size in spatial:
+        if size is not None and size < min_size:
+            raise ValueError(
+                f"input_shape {input_shape} is too small for {model_name}: height and width "
+                f"must be at least {min_size} (its total stride), or None"
+            )
+    shape = (channels, *spatial) if channel_axis() == 1 else (*spatial, channels)
+    if input_tensor is None:
+        image = keras.Input(shape=shape)
+        return image, image
+    if not keras.backend.is_keras_tensor(input_tensor):
+        image = keras.Input(tensor=input_tensor, shape=shape)
+        return image, image
+    return keras.utils.get_source_inputs(input_tensor), input_tensor
+
+
+def allow_graph_depth(layers_in_graph: int) -> None:
+    """Raises Python's recursion limit so Keras can walk a graph of `layers_in_graph` layers.
+
+    Keras builds, saves and reloads functional graphs recursively (a few frames per layer), so
+    very deep nets such as CIFAR ResNet-1202 (about 3,600 layers) need more than Python's
+    default 1,000 frames. The limit is only ever raised, because reloading the model later walks
+    the same graph again.
+    """
+    needed = 1000 + 5 * layers_in_graph
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
+def he_normal_fan_out() -> keras.initializers.Initializer:
+    """He et al. 2015 ("Delving deep") normal initialisation, std sqrt(2 / fan_out).
+
+    The fan-out form is what fb.resnet.torch and torchvision use for ResNet convolutions.
+    """
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal"
+    )
+
+
+def conv_bn(
+    x: Any,
+    filters: int,
+    kernel_size: int,
+    strides: int = 1,
+    *,
+    name: str,
+    zero_gamma: bool = False,
+) -> Any:
+    """Bias-free convolution + BatchNormalization, padded symmetrically as Caffe and torchvision.
+
+    Stride 1 uses "same" padding (symmetric for odd kernels). A strided convolution is preceded
+    by an explicit `ZeroPadding2D((k - 1) // 2)` (`{name}_pad`) and uses "valid" padding, because
+    Keras's "same" pads strided layers asymmetrically (more at the bottom/right).
+    Layers: `{name}_pad` (strided, k > 1), `{name}_conv`, `{name}_bn`.
+    """
+    padding = "same"
+    if strides > 1:
+        padding = "valid"
+        if kernel_size > 1:
+            x = layers.ZeroPadding2D((kernel_size - 1) // 2, name=f"{name}_pad")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer=he_normal_fan_out(),
+        name=f"{name}_conv",
+    )(x)
+    return layers.BatchNormalization(
+        axis=channel_axis(),
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        gamma_initializer="zeros" if zero_gamma else "ones",
+        name=f"{name}_bn",
+    )(x)
+
+
+def global_pool(x: Any, pooling: str | None) -> Any:
+    """`pooling` "avg" -> `avg_pool`, "max" -> `max_pool`, None -> x unchanged."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def classifier(x: Any, classes: int, activation: str | None) -> Any:
+    """The last fully connected layer `predictions` and its activation in float32.
+
+    The activation is its own layer, `predictions_activation`, with dtype float32, so that under
+    a mixed-precision policy the softmax (or logits) come out in float32.
+    """
+    x = layers.Dense(classes, name="predictions")(x)
+    return layers.Activation(activation, dtype="float32", name="predictions_activation")(x)
+
+
+def load_weights(model: keras.Model, weights: str | os.PathLike | None) -> keras.Model:
+    """Loads a `.weights.h5` or `.keras` file into `model`; a mismatch names file and model."""
+    if weights is not None:
+        try:
+            model.load_weights(os.fspath(weights))
+        except ValueError as error:
+            raise ValueError(
+                f"weights file {os.fspath(weights)!r} does not match model {model.name!r} "
+                f"(check depth, options and classes): {error}"
+            ) from error
+    return model

@@ -1,0 +1,67 @@
+"""Model names -> builders: what scripts take as `--model` and what the tests iterate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model: its builder, the arguments it is called with, and its data."""
+
+    name: str
+    builder: Callable[..., keras.Model]
+    family: str
+    input_size: int
+    default_classes: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, **overrides: Any) -> keras.Model:
+        """Builds the model; `overrides` take precedence over the entry's own arguments."""
+        return self.builder(**{**self.kwargs, **overrides})
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    name: str,
+    builder: Callable[..., keras.Model],
+    *,
+    family: str,
+    input_size: int,
+    default_classes: int = 1000,
+    **kwargs: Any,
+) -> None:
+    """Registers `builder` (called with `kwargs`) under the lower-case `name`."""
+    if name != name.lower() or name in _REGISTRY:
+        raise ValueError(f"model name {name!r} must be lower case and registered only once")
+    _REGISTRY[name] = ModelEntry(name, builder, family, input_size, default_classes, kwargs)
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the registered models, optionally of one family ("resnet", "resnet_cifar")."""
+    families = sorted({entry.family for entry in _REGISTRY.values()})
+    if family is not None and family not in families:
+        raise ValueError(f"unknown family {family!r}; choose one of {families}")
+    return [name for name, entry in _REGISTRY.items() if family in (None, entry.family)]
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of `name` (case-insensitive); a clear error lists the valid names."""
+    entry = _REGISTRY.get(name.lower())
+    if entry is None:
+        raise ValueError(f"unknown model {name!r}; choose one of {list_models()}")
+    return entry
+
+
+def get_model(name: str, **kwargs: Any) -> keras.Model:
+    """Builds the registered model `name`, passing `kwargs` to its builder.
+
+    Example: `get_model("resnet34", shortcut="A", classes=10)`.
+    """
+    return get_entry(name).build(**kwargs)

@@ -1,0 +1,45 @@
+"""The registry: every registered model builds, runs and names its choices."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import keras_classics as kc
+from keras_classics.registry import get_entry, register_model
+
+
+def test_lists_the_papers_networks():
+    assert kc.list_models("resnet") == [
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "plain18",
+        "plain34",
+    ]
+    cifar = kc.list_models("resnet_cifar")
+    for depth in (20, 32, 44, 56, 110, 1202):
+        assert f"resnet{depth}" in cifar and f"plain{depth}" in cifar
+    with pytest.raises(ValueError, match=r"unknown family 'vgg'.*'resnet'"):
+        kc.list_models("vgg")
+
+
+def test_names_are_unique_and_lower_case():
+    with pytest.raises(ValueError, match="only once"):
+        register_model("resnet18", kc.ResNet18, family="resnet", input_size=224)
+    assert get_entry("ResNet18").name == "resnet18"
+
+
+@pytest.mark.parametrize("name", kc.list_models())
+def test_every_registered_model_builds_and_runs(rng, name):
+    entry = get_entry(name)
+    size = min(entry.input_size, 64)
+    model = kc.get_model(name, input_shape=(size, size, 3), classes=3)
+    assert model.name == name
+    probabilities = np.asarray(model(rng.uniform(0, 1, (2, size, size, 3)), training=False))
+    assert probabilities.shape == (2, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+    assert isinstance(model, keras.Model) and kc.profile(model).trainable_params > 0
