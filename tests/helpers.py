@@ -29,5 +29,16 @@ def run_python(*args: str, env: dict[str, str] | None = None, timeout: int = 600
 
 
 def perturb_weights(model: keras.Model, rng: np.random.Generator) -> None:
-    """Moves every weight away from its initial value (variances stay positive)."""
-    model.set_weights([w + rng.uniform(0.0, 0.1, w.shape) for w in model.get_weights()])
+    """Moves every weight away from its initial value, keeping activations in range.
+
+    Each weight is scaled by U(0.5, 1.5); vectors (biases, BN gamma, beta, moving mean and
+    variance) are also shifted by N(0, 0.05), so zero biases and means become non-zero while
+    variances stay positive.
+    """
+    perturbed = []
+    for weight in model.get_weights():
+        weight = weight * rng.uniform(0.5, 1.5, weight.shape)
+        if weight.ndim == 1:
+            weight = weight + rng.normal(0.0, 0.05, weight.shape)
+        perturbed.append(weight.astype("float32"))
+    model.set_weights(perturbed)

@@ -117,15 +117,13 @@ def basic_block(
     strides: int,
     *,
     shortcut: str | None,
-    stride_in_1x1: bool,
     zero_init_residual: bool,
     name: str,
 ) -> Any:
     """Two 3x3 convolutions (paper Fig. 5 left); the first carries the stride.
 
-    `shortcut=None` builds the plain block. `stride_in_1x1` has no effect (no 1x1 here).
+    `shortcut=None` builds the plain block (no shortcut, no addition).
     """
-    del stride_in_1x1
     identity = None if shortcut is None else shortcut_branch(x, filters, strides, shortcut, name)
     x = relu(conv_bn(x, filters, 3, strides, name=f"{name}_1"), f"{name}_1_relu")
     x = conv_bn(x, filters, 3, name=f"{name}_2", zero_gamma=zero_init_residual)
@@ -165,7 +163,7 @@ def stem(x: Any, spec: ResNetSpec) -> Any:
     """ImageNet: 7x7/2 conv 64, BN, ReLU, 3x3/2 max-pool (pad 1). CIFAR: 3x3 conv 16, BN, ReLU."""
     if spec.stem == "cifar":
         return relu(conv_bn(x, spec.widths[0], 3, name="conv1"), "conv1_relu")
-    x = relu(conv_bn(x, 64, 7, 2, name="conv1"), "conv1_relu")
+    x = relu(conv_bn(x, spec.widths[0], 7, 2, name="conv1"), "conv1_relu")
     # Zero padding equals PyTorch's -inf padding here: the inputs are ReLU outputs (>= 0).
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
@@ -202,12 +200,10 @@ def build_resnet(
         min_size=spec.total_stride,
         model_name=name,
     )
-    block = partial(
-        BLOCKS[spec.block],
-        shortcut=None if plain else shortcut,
-        stride_in_1x1=stride_in_1x1,
-        zero_init_residual=zero_init_residual,
-    )
+    options = {"shortcut": None if plain else shortcut, "zero_init_residual": zero_init_residual}
+    if spec.block == "bottleneck":
+        options["stride_in_1x1"] = stride_in_1x1
+    block = partial(BLOCKS[spec.block], **options)
     allow_graph_depth(8 * sum(spec.repeats))  # at most 8 layers per block
     x = stem(x, spec)
     for stage, (filters, repeats) in enumerate(
@@ -250,7 +246,8 @@ def ResNet(
         shortcut: "A" zero-padding identity, "B" projection where the shape changes (paper's
             default for ResNet-50/101/152), "C" projection everywhere (paper section 3.3).
         stride_in_1x1: bottleneck stride on the first 1x1 (True: paper v1, keras.applications)
-            or on the 3x3 (False: "v1.5", torchvision and NVIDIA).
+            or on the 3x3 (False: "v1.5", torchvision and NVIDIA). Basic blocks (ResNet-18/34)
+            have no 1x1, so it does not change them.
         zero_init_residual: start the last BN of each residual branch at gamma = 0
             (Goyal et al. 2017), so each block starts as its shortcut.
         plain: drop the shortcuts (the paper's plain baselines, section 4.1); `shortcut` is then

