@@ -19,7 +19,7 @@ class LayerProfile:
     kind: str
     output_shape: tuple[int | None, ...]
     params: int
-    macs: int
+    macs: int | None  # None where the input size is unknown
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ModelProfile:
     name: str
     trainable_params: int
     non_trainable_params: int
-    macs: int
+    macs: int | None  # None for a model built for any input size
     layers: tuple[LayerProfile, ...]
 
     @property
@@ -44,16 +44,19 @@ class ModelProfile:
         lines.append("-" * len(lines[0]))
         for row in rows:
             shape = "x".join("?" if d is None else str(d) for d in row.output_shape)
-            lines.append(
-                f"{row.name:<28} {row.kind:<20} {shape:<20} {row.params:>12,} {row.macs:>15,}"
-            )
+            macs = "?" if row.macs is None else f"{row.macs:,}"
+            lines.append(f"{row.name:<28} {row.kind:<20} {shape:<20} {row.params:>12,} {macs:>15}")
         if len(rows) < len(self.layers):
             lines.append(f"... {len(self.layers) - len(rows)} more layers")
         lines.append("-" * len(lines[0]))
         lines.append(
             f"{self.name}: {self.trainable_params:,} trainable + {self.non_trainable_params:,} "
             f"non-trainable = {self.total_params:,} parameters; "
-            f"{self.macs / 1e9:.3f} G multiply-adds per image"
+            + (
+                "multiply-adds need a fixed input size"
+                if self.macs is None
+                else f"{self.macs / 1e9:.3f} G multiply-adds per image"
+            )
         )
         return "\n".join(lines)
 
@@ -72,12 +75,13 @@ def _spatial(layer: keras.layers.Layer, shape: tuple[int | None, ...]) -> tuple[
     return tuple(shape[1:-1])
 
 
-def layer_macs(layer: keras.layers.Layer) -> int:
+def layer_macs(layer: keras.layers.Layer) -> int | None:
     """Multiply-adds per image of one convolution or dense layer (0 for other layers).
 
     Convolution: output positions x kernel size (kh * kw * C_in / groups * C_out); dense:
     positions x C_in * C_out. Batch normalisation, activations, pooling and additions are not
-    counted, as in the papers' figures (ResNet Table 1, VGG's FLOPs).
+    counted, as in the papers' figures (ResNet Table 1, VGG's FLOPs). None where the layer's
+    output size is unknown (a model built with `input_shape=(None, None, 3)`).
     """
     if not isinstance(layer, (*CONV_TYPES, keras.layers.Dense)):
         return 0
@@ -87,10 +91,7 @@ def layer_macs(layer: keras.layers.Layer) -> int:
         else tuple(layer.output.shape[1:-1])
     )
     if any(d is None for d in positions_shape):
-        raise ValueError(
-            f"layer {layer.name!r} has output shape {layer.output.shape}: multiply-adds need a "
-            "fixed input size; build the model with a concrete input_shape, e.g. (224, 224, 3)"
-        )
+        return None
     return math.prod(positions_shape) * math.prod(layer.kernel.shape)
 
 
@@ -103,18 +104,24 @@ def profile(model: keras.Model) -> ModelProfile:
     rows = []
     for layer in _leaf_layers(model):
         params, macs = _count(layer.weights), layer_macs(layer)
-        if params or macs:
+        if params or macs != 0:
             shape = tuple(layer.output.shape[1:])
             rows.append(LayerProfile(layer.name, type(layer).__name__, shape, params, macs))
     return ModelProfile(
         name=model.name,
         trainable_params=_count(model.trainable_weights),
         non_trainable_params=_count(model.non_trainable_weights),
-        macs=sum(row.macs for row in rows),
+        macs=None if any(row.macs is None for row in rows) else sum(row.macs for row in rows),
         layers=tuple(rows),
     )
 
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-adds of one forward pass of one image through `model`."""
-    return profile(model).macs
+    macs = profile(model).macs
+    if macs is None:
+        raise ValueError(
+            f"model {model.name!r} takes inputs of any size ({model.input_shape}): multiply-adds "
+            "need a fixed input size; build it with a concrete input_shape, e.g. (224, 224, 3)"
+        )
+    return macs

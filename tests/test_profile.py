@@ -48,6 +48,9 @@ def test_unknown_input_size_is_a_clear_error():
     model = keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
     with pytest.raises(ValueError, match="fixed input size"):
         count_macs(model)
+    summary = profile(model)  # parameters are still counted
+    assert summary.macs is None and summary.trainable_params == 3 * 3 * 3 * 4 + 4
+    assert "multiply-adds need a fixed input size" in summary.table()
 
 
 def test_table_lists_layers_and_totals():

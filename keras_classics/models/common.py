@@ -63,7 +63,7 @@ def model_input(
 
     Without either, the input is `default_size` square with 3 channels in the global data
     format. Spatial sizes may be None (any size) but, when given, must be at least `min_size`
-    (the network's total stride) so that every stage keeps at least one pixel.
+    (the smallest input the network takes, e.g. its total stride).
     """
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
@@ -90,7 +90,7 @@ def model_input(
         if size is not None and size < min_size:
             raise ValueError(
                 f"input_shape {input_shape} is too small for {model_name}: height and width "
-                f"must be at least {min_size} (its total stride), or None"
+                f"must be at least {min_size} pixels, or None"
             )
     shape = (channels, *spatial) if channel_axis() == 1 else (*spatial, channels)
     if input_tensor is None:
@@ -164,6 +164,20 @@ def conv_bn(
     )(x)
 
 
+def check_head_input(x: Any, expected: int, *, model_name: str, hint: str) -> None:
+    """Fully connected heads need an `expected` x `expected` feature map before Flatten.
+
+    Raises a ValueError naming the feature map the input gives and what to do (`hint`).
+    """
+    spatial = tuple(x.shape[2:] if channel_axis() == 1 else x.shape[1:-1])
+    if spatial != (expected, expected):
+        raise ValueError(
+            f"{model_name} with include_top=True needs a {expected}x{expected} feature map "
+            f"before its fully connected head, but this input gives "
+            f"{'x'.join(str(d) for d in spatial)}; {hint}"
+        )
+
+
 def global_pool(x: Any, pooling: str | None) -> Any:
     """`pooling` "avg" -> `avg_pool`, "max" -> `max_pool`, None -> x unchanged."""
     if pooling == "avg":
@@ -173,13 +187,19 @@ def global_pool(x: Any, pooling: str | None) -> Any:
     return x
 
 
-def classifier(x: Any, classes: int, activation: str | None) -> Any:
+def classifier(x: Any, classes: int, activation: str | None, **dense_options: Any) -> Any:
     """The last fully connected layer `predictions` and its activation in float32.
 
     The activation is its own layer, `predictions_activation`, with dtype float32, so that under
-    a mixed-precision policy the softmax (or logits) come out in float32.
+    a mixed-precision policy the softmax (or logits) come out in float32. `dense_options` go to
+    the Dense layer (initializers).
     """
-    x = layers.Dense(classes, name="predictions")(x)
+    x = layers.Dense(classes, name="predictions", **dense_options)(x)
+    return output_activation(x, activation)
+
+
+def output_activation(x: Any, activation: Any) -> Any:
+    """`predictions_activation`: the classifier's activation, computed in float32."""
     return layers.Activation(activation, dtype="float32", name="predictions_activation")(x)
 
 
