@@ -1,0 +1,42 @@
+"""Build a model of the zoo, print its parameters and multiply-adds, run a forward pass.
+
+python scripts/demo.py --model resnet50
+python scripts/demo.py --model resnet34 --model-option shortcut=A
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import keras_classics
+from keras_classics.cli import add_model_arguments
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_arguments(parser)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=None, help="layers shown in the table")
+    args = parser.parse_args(argv)
+
+    model = keras_classics.get_model(args.model, **dict(args.model_option))
+    summary = keras_classics.profile(model)
+    print(summary.table(max_rows=args.rows))
+
+    images = np.random.default_rng(0).uniform(0, 1, (args.batch_size, *model.input_shape[1:]))
+    model.predict_on_batch(images.astype("float32"))  # compile once, then time
+    start = time.perf_counter()
+    outputs = np.asarray(model.predict_on_batch(images.astype("float32")))
+    seconds = time.perf_counter() - start
+    print(
+        f"forward pass: input {images.shape} -> output {outputs.shape} {outputs.dtype}; "
+        f"{args.batch_size / seconds:.1f} images/s; output rows sum to "
+        f"{outputs.sum(axis=-1).round(4).tolist()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
