@@ -5,7 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
+
+
+def inverse_power(base: Any, beta: float) -> Any:
+    """base ** -beta; the common exponents use rsqrt and sqrt, several times faster than pow."""
+    if beta == 0.75:
+        root = ops.rsqrt(base)
+        return root * ops.sqrt(root)
+    if beta == 0.5:
+        return ops.rsqrt(base)
+    if beta == 1.0:
+        return 1.0 / base
+    return ops.power(base, -beta)
 
 
 @keras.saving.register_keras_serializable(package="keras_classics")
@@ -28,7 +41,9 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     The squares and their sums are computed in float32 whatever the input dtype, so float16
     and bfloat16 activations in the thousands (whose squares overflow float16 above 256) stay
-    finite; the output has the input's dtype.
+    finite; the output has the input's dtype. The window sums are one matmul with a 0/1 band
+    matrix: on GPUs where TensorFloat-32 matmuls are on (TensorFlow's and JAX's default on
+    Ampere and later), they are rounded like the network's convolutions are.
 
     Args:
         depth_radius: half-width of the channel window (n = 2 * depth_radius + 1).
@@ -66,19 +81,26 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.data_format = data_format
         self._axis = -1 if data_format == "channels_last" else 1
 
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        channels = input_shape[self._axis]
+        if channels is None:
+            raise ValueError("LocalResponseNormalization needs a known number of channels")
+        # window[..., i] = sum of squares[..., j] for |i - j| <= depth_radius, clipped at the
+        # edges, as one matmul with a 0/1 band matrix (faster than 2r + 1 shifted slices, whose
+        # gradients are slow in TensorFlow).
+        index = np.arange(channels)
+        self._band = (np.abs(index[:, None] - index[None, :]) <= self.depth_radius).astype(
+            "float32"
+        )
+
     def call(self, inputs: Any) -> Any:
         x = ops.cast(inputs, "float32")
         squares = ops.square(x)
-        width = 2 * self.depth_radius
-        padding = [(0, 0)] * len(squares.shape)
-        padding[self._axis] = (self.depth_radius, self.depth_radius)
-        padded = ops.pad(squares, padding)  # zeros outside the channels clip the window
-        window = 0.0
-        for offset in range(width + 1):  # channel i sums padded channels i .. i + width
-            index = [slice(None)] * len(squares.shape)
-            index[self._axis] = slice(offset, offset - width or None)
-            window = window + padded[tuple(index)]
-        scale = ops.power(self.bias + self.alpha * window, -self.beta)
+        if self._axis == 1:
+            window = ops.moveaxis(ops.matmul(ops.moveaxis(squares, 1, -1), self._band), -1, 1)
+        else:
+            window = ops.matmul(squares, self._band)
+        scale = inverse_power(self.bias + self.alpha * window, self.beta)
         return ops.cast(x * scale, inputs.dtype)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
