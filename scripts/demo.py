@@ -13,6 +13,7 @@ import numpy as np
 
 import keras_classics
 from keras_classics.cli import add_model_arguments
+from keras_classics.registry import get_entry
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,11 +23,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=None, help="layers shown in the table")
     args = parser.parse_args(argv)
 
-    model = keras_classics.get_model(args.model, **dict(args.model_option))
+    entry = get_entry(args.model)
+    model = entry.build(**dict(args.model_option))
     summary = keras_classics.profile(model)
     print(summary.table(max_rows=args.rows))
 
-    images = np.random.default_rng(0).uniform(0, 1, (args.batch_size, *model.input_shape[1:]))
+    # A model built for any size (input_shape=(None, None, 3)) runs at the family's usual size.
+    shape = [entry.input_size if d is None else d for d in model.input_shape[1:]]
+    images = np.random.default_rng(0).uniform(0, 1, (args.batch_size, *shape))
     model.predict_on_batch(images.astype("float32"))  # compile once, then time
     start = time.perf_counter()
     outputs = np.asarray(model.predict_on_batch(images.astype("float32")))

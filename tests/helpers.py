@@ -42,3 +42,14 @@ def perturb_weights(model: keras.Model, rng: np.random.Generator) -> None:
             weight = weight + rng.normal(0.0, 0.05, weight.shape)
         perturbed.append(weight.astype("float32"))
     model.set_weights(perturbed)
+
+
+def assert_safe_mode_round_trip(model: keras.Model, x: np.ndarray, directory: Path) -> keras.Model:
+    """Saves `model` as `.keras`, reloads it with safe_mode=True, checks identical outputs."""
+    path = Path(directory) / f"{model.name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(
+        np.asarray(loaded(x, training=False)), np.asarray(model(x, training=False))
+    )
+    return loaded

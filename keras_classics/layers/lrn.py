@@ -66,8 +66,11 @@ class LocalResponseNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(depth_radius, bool) or not isinstance(depth_radius, int) or depth_radius < 0:
             raise ValueError(f"depth_radius must be an int >= 0; got {depth_radius!r}")
-        if bias <= 0 and alpha <= 0:
-            raise ValueError("bias and alpha cannot both be <= 0: the denominator would vanish")
+        if bias <= 0 or alpha < 0:
+            raise ValueError(
+                f"bias must be > 0 and alpha >= 0 (got bias={bias!r}, alpha={alpha!r}): the "
+                "denominator k + alpha * sum(a^2) must stay positive, also where all a are 0"
+            )
         data_format = data_format or keras.config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -179,11 +180,16 @@ def check_head_input(x: Any, expected: int, *, model_name: str, hint: str) -> No
 
 
 def global_pool(x: Any, pooling: str | None) -> Any:
-    """`pooling` "avg" -> `avg_pool`, "max" -> `max_pool`, None -> x unchanged."""
+    """`pooling` "avg" -> `avg_pool`, "max" -> `max_pool`, None -> x unchanged.
+
+    The pooled features are computed and returned in float32 under any dtype policy (as the
+    classifier's output); an unpooled feature map stays in the policy's compute dtype, so that
+    layers stacked on it keep running in mixed precision.
+    """
     if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return layers.GlobalAveragePooling2D(name="avg_pool", dtype="float32")(x)
     if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+        return layers.GlobalMaxPooling2D(name="max_pool", dtype="float32")(x)
     return x
 
 
@@ -212,5 +218,10 @@ def load_weights(model: keras.Model, weights: str | os.PathLike | None) -> keras
             raise ValueError(
                 f"weights file {os.fspath(weights)!r} does not match model {model.name!r} "
                 f"(check depth, options and classes): {error}"
+            ) from error
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"weights file {os.fspath(weights)!r} cannot be read as a Keras weights file "
+                f"(corrupt or not HDF5/zip): {error}"
             ) from error
     return model

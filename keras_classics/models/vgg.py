@@ -184,12 +184,13 @@ def VGG(
 def to_dense_evaluation(model: keras.Model) -> keras.Model:
     """The same VGG for dense evaluation at any input size of at least 224 (paper section 3.2).
 
+    `model` is a VGG built by this package (a chain of layers) with its fully connected head.
     The convolutional layers are shared with `model` (the same layer objects, so the same
     weights); `fc1`, `fc2` and `predictions` become 7x7, 1x1 and 1x1 convolutions whose kernels
-    are `model`'s dense kernels reshaped (Keras's Flatten orders features height, width, channel
-    in both data formats, which is the convolution kernel's order). Because the trunk's layers
-    are called by both models, `layer.output` refers to `model`'s graph; in the dense model, the
-    trunk's output is `dense.get_layer("fc1").input`.
+    are copies of `model`'s dense kernels, reshaped (Keras's Flatten orders features height,
+    width, channel in both data formats, which is the convolution kernel's order). Because the
+    trunk's layers are called by both models, `layer.output` refers to `model`'s graph; in the
+    dense model, the trunk's output is `dense.get_layer("fc1").input`.
     """
     try:
         flatten = model.get_layer("flatten")
@@ -199,6 +200,12 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
             f"model {model.name!r} has no fully connected head: build it with include_top=True "
             "and dense_evaluation=False"
         ) from None
+    data_format = model.get_layer("block1_conv1").data_format
+    if data_format != keras.config.image_data_format():
+        raise ValueError(
+            f"model {model.name!r} is {data_format}; call keras.config.set_image_data_format"
+            f"({data_format!r}) before converting it"
+        )
     channels = model.input_shape[channel_axis()]
     inputs = keras.Input((channels, None, None) if channel_axis() == 1 else (None, None, channels))
     x = inputs

@@ -69,6 +69,13 @@ def load_keras_applications_resnet(source: keras.Model, target: keras.Model) -> 
             values = [gamma, beta, mean - bias, variance]
         _check_shapes(layer, values)
         assignments.append((layer, values))
+    used = {layer.name for layer, _ in assignments}
+    unused = [layer.name for layer in source.layers if layer.weights and layer.name not in used]
+    if unused:
+        raise ValueError(
+            f"source layer {unused[0]!r} (and {len(unused) - 1} more) has no counterpart in "
+            f"{target.name!r}; keras.applications ResNets use shortcut option B"
+        )
     for layer, values in assignments:
         layer.set_weights(values)
     return target

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_classics.layers import LocalResponseNormalization
+from tests.helpers import assert_safe_mode_round_trip
 
 
 def paper_lrn(a: np.ndarray, n: int, k: float, alpha: float, beta: float) -> np.ndarray:
@@ -55,14 +56,26 @@ def test_equals_tensorflow(rng, depth_radius):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_pytorch_and_caffe_constants_are_alpha_over_n(rng):
-    """PyTorch LocalResponseNorm(size=5, alpha=5e-4, k=2) is the paper's layer: alpha / n = 1e-4."""
+def pytorch_lrn(a: np.ndarray, size: int, alpha: float, beta: float, k: float) -> np.ndarray:
+    """torch.nn.functional.local_response_norm as PyTorch documents it, float64, channels last:
+    b_c = a_c / (k + alpha / n * sum over the zero-padded window of size n of a^2)^beta."""
+    a = a.astype("float64")
+    padded = np.pad(a**2, [(0, 0)] * 3 + [(size // 2, (size - 1) // 2)])
+    mean = np.stack(
+        [padded[..., c : c + size].mean(axis=-1) for c in range(a.shape[-1])], axis=-1
+    )  # the window sum divided by n
+    return a / (k + alpha * mean) ** beta
+
+
+@pytest.mark.parametrize(("size", "torch_alpha", "k"), [(5, 5e-4, 2.0), (3, 1e-3, 1.0)])
+def test_reproduces_pytorch_with_alpha_over_n(rng, size, torch_alpha, k):
     a = rng.normal(0, 100, (1, 2, 2, 9)).astype("float32")
-    n, torch_alpha = 5, 5e-4
-    expected = paper_lrn(a, n, k=2.0, alpha=torch_alpha / n, beta=0.75)
-    np.testing.assert_allclose(
-        np.asarray(LocalResponseNormalization()(a)), expected, rtol=2e-6, atol=1e-6
-    )
+    expected = pytorch_lrn(a, size, torch_alpha, 0.75, k)
+    layer = LocalResponseNormalization((size - 1) // 2, bias=k, alpha=torch_alpha / size)
+    np.testing.assert_allclose(np.asarray(layer(a)), expected, rtol=2e-6, atol=1e-6)
+    # and PyTorch's alpha used without dividing by n is a different layer
+    wrong = LocalResponseNormalization((size - 1) // 2, bias=k, alpha=torch_alpha)
+    assert np.abs(np.asarray(wrong(a)) - expected).max() > 1e-3
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -84,7 +97,8 @@ def test_low_precision_with_large_activations(rng, dtype):
     [
         ({"depth_radius": -1}, "depth_radius"),
         ({"depth_radius": 2.5}, "depth_radius"),
-        ({"bias": 0.0, "alpha": 0.0}, "vanish"),
+        ({"bias": 0.0}, "bias must be > 0"),
+        ({"alpha": -1e-4}, "alpha >= 0"),
         ({"data_format": "NCHW"}, "channels_first"),
     ],
 )
@@ -97,8 +111,6 @@ def test_saves_and_loads_in_safe_mode(tmp_path, rng):
     inputs = keras.Input((4, 4, 8))
     layer = LocalResponseNormalization(3, bias=1.5, alpha=3e-4, beta=0.6, name="lrn")
     model = keras.Model(inputs, layer(inputs))
-    model.save(tmp_path / "lrn.keras")
-    loaded = keras.saving.load_model(tmp_path / "lrn.keras", safe_mode=True)
-    assert loaded.get_layer("lrn").get_config() == layer.get_config()
     a = rng.normal(0, 100, (2, 4, 4, 8)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(loaded(a)), np.asarray(model(a)))
+    loaded = assert_safe_mode_round_trip(model, a, tmp_path)
+    assert loaded.get_layer("lrn").get_config() == layer.get_config()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_classics as kc
-from tests.helpers import perturb_weights
+from tests.helpers import assert_safe_mode_round_trip, perturb_weights
 
 PUBLISHED = {"paper": 60_965_224, "one_tower": 62_378_344, "owt": 61_100_840}
 
@@ -21,6 +21,29 @@ def expected_params(filters, groups, classes=1000) -> int:
         total += kernel * kernel * (c_in // g) * c_out + c_out
         c_in = c_out
     return total + 6 * 6 * c_in * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * classes + classes
+
+
+def expected_macs(filters, groups, classes=1000) -> int:
+    """By hand: output positions x kernel x C_in / groups x C_out, maps 55-27-13-13-13, FCs."""
+    sizes, kernels, total, c_in = (55, 27, 13, 13, 13), (11, 5, 3, 3, 3), 0, 3
+    for size, kernel, c_out, g in zip(sizes, kernels, filters, groups, strict=True):
+        total += size * size * kernel * kernel * (c_in // g) * c_out
+        c_in = c_out
+    return total + 6 * 6 * c_in * 4096 + 4096 * 4096 + 4096 * classes
+
+
+@pytest.mark.parametrize(
+    ("variant", "filters", "groups", "readme_gmacs"),
+    [
+        ("paper", (96, 256, 384, 384, 256), (1, 2, 1, 2, 2), 0.724),
+        ("one_tower", (96, 256, 384, 384, 256), (1,) * 5, 1.135),
+        ("owt", (64, 192, 384, 256, 256), (1,) * 5, 0.714),
+    ],
+)
+def test_multiply_adds(variant, filters, groups, readme_gmacs):
+    macs = kc.count_macs(kc.AlexNet(variant=variant))
+    assert macs == expected_macs(filters, groups)
+    assert round(macs / 1e9, 3) == readme_gmacs
 
 
 def test_oracle_reproduces_the_published_counts():
@@ -124,9 +147,7 @@ def test_round_trip_safe_mode(tmp_path, rng, variant):
     model = kc.AlexNet(variant=variant, classes=10)
     perturb_weights(model, rng)
     x = rng.uniform(0, 1, (2, 224, 224, 3)).astype("float32")
-    model.save(tmp_path / "alexnet.keras")
-    loaded = keras.saving.load_model(tmp_path / "alexnet.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+    assert_safe_mode_round_trip(model, x, tmp_path)
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

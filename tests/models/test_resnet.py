@@ -223,6 +223,15 @@ def test_parity_with_keras_applications(rng, depth, size):
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
 
 
+def test_keras_applications_transfer_rejects_option_a():
+    from keras_classics.weights import load_keras_applications_resnet
+
+    peer = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
+    ours = kc.ResNet50(input_shape=(64, 64, 3), shortcut="A")
+    with pytest.raises(ValueError, match=r"source layer 'conv2_block1_0_conv'.*option B"):
+        load_keras_applications_resnet(peer, ours)
+
+
 def test_keras_applications_transfer_rejects_the_v1_5_layout():
     from keras_classics.weights import load_keras_applications_resnet
 
@@ -235,21 +244,50 @@ def test_keras_applications_transfer_rejects_the_v1_5_layout():
         np.testing.assert_array_equal(old, new)  # nothing half-loaded
 
 
-def test_channels_first_equals_channels_last(rng):
-    x = rng.uniform(0, 1, (2, 32, 32, 3)).astype("float32")
-    for builder in (lambda **kw: kc.ResNet20(**kw), lambda **kw: kc.ResNet18(shortcut="A", **kw)):
-        last = builder(input_shape=(32, 32, 3))
-        perturb_weights(last, rng)
-        keras.config.set_image_data_format("channels_first")
-        first = builder(input_shape=(3, 32, 32))
-        keras.config.set_image_data_format("channels_last")
-        first.set_weights(last.get_weights())  # kernels have the same layout in both formats
-        np.testing.assert_allclose(
-            np.asarray(first(x.transpose(0, 3, 1, 2), training=False)),
-            np.asarray(last(x, training=False)),
-            rtol=1e-4,
-            atol=1e-6,
-        )
+def cifar_macs(depth: int, classes: int = 10) -> int:
+    """Multiply-adds by hand: conv1 and 2n 3x3 convs per stage at 32, 16, 8; option A adds none."""
+    n = (depth - 2) // 6
+    macs, c_in = 32 * 32 * 9 * 3 * 16, 16
+    for size, width in ((32, 16), (16, 32), (8, 64)):
+        macs += size * size * 9 * (c_in * width + (2 * n - 1) * width * width)
+        c_in = width
+    return macs + 64 * classes
+
+
+@pytest.mark.parametrize(
+    ("depth", "readme_mmacs"),
+    [(20, 40.6), (32, 68.9), (44, 97.2), (56, 125.5), (110, 252.9), (1202, 2829.2)],
+)
+def test_cifar_multiply_adds(depth, readme_mmacs):
+    macs = kc.count_macs(kc.ResNetCIFAR(depth))
+    assert macs == cifar_macs(depth)
+    assert round(macs / 1e6, 1) == readme_mmacs
+
+
+CHANNELS_FIRST_CASES = {
+    "cifar20-A": (lambda **kw: kc.ResNet20(**kw), 32),
+    "resnet18-A": (lambda **kw: kc.ResNet18(shortcut="A", **kw), 32),
+    "resnet50-B": (lambda **kw: kc.ResNet50(**kw), 64),
+    "resnet50-C-v1.5": (lambda **kw: kc.ResNet50(shortcut="C", stride_in_1x1=False, **kw), 65),
+}
+
+
+@pytest.mark.parametrize("case", list(CHANNELS_FIRST_CASES))
+def test_channels_first_equals_channels_last(rng, case):
+    builder, size = CHANNELS_FIRST_CASES[case]
+    x = rng.uniform(0, 1, (2, size, size, 3)).astype("float32")
+    last = builder(input_shape=(size, size, 3))
+    perturb_weights(last, rng)
+    keras.config.set_image_data_format("channels_first")
+    first = builder(input_shape=(3, size, size))
+    keras.config.set_image_data_format("channels_last")
+    first.set_weights(last.get_weights())  # kernels have the same layout in both formats
+    np.testing.assert_allclose(
+        np.asarray(first(x.transpose(0, 3, 1, 2), training=False)),
+        np.asarray(last(x, training=False)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
@@ -260,6 +298,11 @@ def test_mixed_precision_outputs_float32(rng, policy):
         out = model(rng.uniform(0, 1, (2, *model.input_shape[1:])).astype("float32"))
         assert keras.backend.standardize_dtype(out.dtype) == "float32"
         np.testing.assert_allclose(np.asarray(out).sum(axis=-1), 1.0, rtol=1e-3)
+    compute = policy.removeprefix("mixed_")
+    for pooling, dtype in (("avg", "float32"), ("max", "float32"), (None, compute)):
+        model = kc.ResNet18(input_shape=(64, 64, 3), include_top=False, pooling=pooling)
+        out = model(rng.uniform(0, 1, (1, 64, 64, 3)).astype("float32"))
+        assert keras.backend.standardize_dtype(out.dtype) == dtype, pooling
 
 
 def test_input_tensor_keeps_its_source(rng):
@@ -310,6 +353,10 @@ def test_weights_argument_loads_files_and_rejects_mismatches(tmp_path, rng, suff
         np.asarray(kc.ResNet20(weights=path)(x, training=False)),
         np.asarray(source(x, training=False)),
     )
+    corrupt = tmp_path / f"corrupt{suffix}"
+    corrupt.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"corrupt{suffix}.* cannot be read"):
+        kc.ResNet20(weights=corrupt)
     for wrong in (lambda: kc.ResNet20(weights=path, classes=5), lambda: kc.ResNet32(weights=path)):
         with pytest.raises(ValueError, match=f"weights file .*{suffix}.* does not match model"):
             wrong()

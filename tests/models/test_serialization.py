@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_classics as kc
-from tests.helpers import perturb_weights
+from tests.helpers import assert_safe_mode_round_trip, perturb_weights
 
 SMALL = (64, 64, 3)
 CASES = [(depth, shortcut) for depth in (18, 34, 50, 101, 152) for shortcut in "ABC"]
@@ -18,11 +18,9 @@ CASES = [(depth, shortcut) for depth in (18, 34, 50, 101, 152) for shortcut in "
 def round_trip(model: keras.Model, tmp_path, rng, x: np.ndarray, rebuild) -> None:
     perturb_weights(model, rng)  # BN statistics included, so non-trainable weights count too
     expected = np.asarray(model(x, training=False))
-    model.save(tmp_path / "model.keras")
     model.save_weights(tmp_path / "model.weights.h5")
 
-    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded(x, training=False)), expected)
+    loaded = assert_safe_mode_round_trip(model, x, tmp_path)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
     fresh = rebuild()

@@ -8,7 +8,7 @@ import pytest
 
 import keras_classics as kc
 from keras_classics.layers import LocalResponseNormalization
-from tests.helpers import perturb_weights
+from tests.helpers import assert_safe_mode_round_trip, perturb_weights
 
 # Paper Table 1 written out here, independently of the package: (kernel, filters) per conv.
 TABLE_1 = {
@@ -27,7 +27,7 @@ PUBLISHED = {
     "E": 143_667_240,
 }
 TORCHVISION_BN = {"A": 132_868_840, "D": 138_365_992}  # conv biases + BN gamma and beta
-GMACS = {"A": 7.61, "B": 11.31, "D": 15.47, "E": 19.63}
+GMACS = {"A": 7.61, "B": 11.31, "C": None, "D": 15.47, "E": 19.63}  # paper; C not given
 
 
 def convs(config: str) -> list[tuple[int, int, int]]:
@@ -96,8 +96,9 @@ def test_batch_norm_parameter_counts(config):
 @pytest.mark.parametrize("config", list(GMACS))
 def test_multiply_adds(config):
     macs = kc.count_macs(BUILDERS[config]()) / 1e9
-    assert macs == pytest.approx(GMACS[config], rel=0.01)
     assert macs == pytest.approx(expected_gmacs(config), rel=1e-9)
+    if GMACS[config] is not None:
+        assert macs == pytest.approx(GMACS[config], rel=0.01)
 
 
 @pytest.mark.parametrize("config", list(BUILDERS))
@@ -169,9 +170,7 @@ def test_dense_evaluation_builder_and_round_trip(tmp_path, rng):
     assert model.input_shape == (None, None, None, 3)
     perturb_weights(model, rng)
     x = rng.uniform(0, 1, (1, 256, 320, 3)).astype("float32")
-    model.save(tmp_path / "dense.keras")
-    loaded = keras.saving.load_model(tmp_path / "dense.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+    assert_safe_mode_round_trip(model, x, tmp_path)
     with pytest.raises(ValueError, match="at least 224"):
         kc.VGG11(dense_evaluation=True, input_shape=(200, 200, 3))
 
@@ -181,14 +180,13 @@ def test_round_trip_safe_mode(tmp_path, rng, config):
     model = BUILDERS[config](classes=4)
     perturb_weights(model, rng)
     x = rng.uniform(0, 1, (1, 224, 224, 3)).astype("float32")
-    model.save(tmp_path / "vgg.keras")
-    loaded = keras.saving.load_model(tmp_path / "vgg.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+    assert_safe_mode_round_trip(model, x, tmp_path)
 
 
 @pytest.mark.parametrize("depth", [16, 19])
 def test_parity_with_keras_applications(rng, depth):
     peer = getattr(keras.applications, f"VGG{depth}")(weights=None, classifier_activation=None)
+    perturb_weights(peer, rng)  # non-zero biases
     ours = getattr(kc, f"VGG{depth}")(classifier_activation=None)
     assert [w.shape for w in ours.weights] == [w.shape for w in peer.weights]
     for layer in peer.layers:
@@ -197,3 +195,54 @@ def test_parity_with_keras_applications(rng, depth):
     x = rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32")
     expected, got = np.asarray(peer(x, training=False)), np.asarray(ours(x, training=False))
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+TRUNKS = [
+    (config, bn) for config in BUILDERS for bn in (False, True) if not (bn and "LRN" in config)
+]
+
+
+@pytest.mark.parametrize(("config", "batch_norm"), TRUNKS)
+def test_every_trunk_round_trips_in_safe_mode(tmp_path, rng, config, batch_norm):
+    model = BUILDERS[config](
+        include_top=False, pooling="avg", batch_norm=batch_norm, input_shape=(64, 64, 3)
+    )
+    perturb_weights(model, rng)
+    x = rng.uniform(0, 1, (1, 64, 64, 3)).astype("float32")
+    assert_safe_mode_round_trip(model, x, tmp_path)
+
+
+def test_converted_dense_model_round_trips(tmp_path, rng):
+    dense = kc.to_dense_evaluation(kc.VGG11_LRN(classes=3))
+    x = rng.uniform(0, 1, (1, 256, 256, 3)).astype("float32")
+    assert_safe_mode_round_trip(dense, x, tmp_path)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_outputs_float32(rng, policy):
+    keras.config.set_dtype_policy(policy)
+    for model in (kc.VGG11_LRN(classes=10), kc.VGG11(classes=10, dense_evaluation=True)):
+        out = model(rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32"))
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+        assert np.isfinite(np.asarray(out)).all()
+
+
+def test_channels_first_equals_channels_last(rng):
+    x = rng.uniform(0, 1, (2, 224, 224, 3)).astype("float32")
+    last = kc.VGG11_LRN(classes=10, batch_norm=False)
+    perturb_weights(last, rng)
+    keras.config.set_image_data_format("channels_first")
+    first = kc.VGG11_LRN(classes=10, input_shape=(3, 224, 224))
+    first.set_weights(last.get_weights())  # Flatten orders features as channels_last does
+    dense_first = kc.to_dense_evaluation(first)
+    keras.config.set_image_data_format("channels_last")
+    expected = np.asarray(last(x, training=False))
+    for model in (first, dense_first):
+        np.testing.assert_allclose(
+            np.asarray(model(x.transpose(0, 3, 1, 2), training=False)),
+            expected,
+            rtol=1e-4,
+            atol=1e-6,
+        )
+    with pytest.raises(ValueError, match=r"channels_first.*set_image_data_format"):
+        kc.to_dense_evaluation(first)  # the global format is channels_last again
