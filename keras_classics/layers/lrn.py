@@ -8,6 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_classics.layers.data_format import resolve_data_format
+
 
 def inverse_power(base: Any, beta: float) -> Any:
     """base ** -beta; the common exponents use rsqrt and sqrt, several times faster than pow."""
@@ -71,18 +73,11 @@ class LocalResponseNormalization(keras.layers.Layer):
                 f"bias must be > 0 and alpha >= 0 (got bias={bias!r}, alpha={alpha!r}): the "
                 "denominator k + alpha * sum(a^2) must stay positive, also where all a are 0"
             )
-        data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"data_format={data_format!r} is not valid; "
-                "choose 'channels_last' or 'channels_first'"
-            )
         self.depth_radius = depth_radius
         self.bias = float(bias)
         self.alpha = float(alpha)
         self.beta = float(beta)
-        self.data_format = data_format
-        self._axis = -1 if data_format == "channels_last" else 1
+        self.data_format, self._axis = resolve_data_format(data_format)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         channels = input_shape[self._axis]

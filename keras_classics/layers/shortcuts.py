@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_classics.layers.data_format import resolve_data_format
+
 CHANNEL_POSITIONS = ("after", "both")
 
 
@@ -56,17 +58,10 @@ class ZeroPaddingShortcut(keras.layers.Layer):
                 f"channel_position={channel_position!r} is not valid; "
                 f"choose one of {CHANNEL_POSITIONS}"
             )
-        data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"data_format={data_format!r} is not valid; "
-                "choose 'channels_last' or 'channels_first'"
-            )
         self.filters = filters
         self.strides = strides
         self.channel_position = channel_position
-        self.data_format = data_format
-        self._channel_axis = -1 if data_format == "channels_last" else 1
+        self.data_format, self._channel_axis = resolve_data_format(data_format)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         if len(input_shape) != 4:

@@ -52,6 +52,11 @@ def check_builder_args(
         raise ValueError(f"classes must be a positive int with include_top=True; got {classes!r}")
 
 
+def image_shape(height: int | None, width: int | None, channels: int) -> tuple[int | None, ...]:
+    """An image's shape without the batch axis, in the global data format."""
+    return (channels, height, width) if channel_axis() == 1 else (height, width, channels)
+
+
 def model_input(
     input_tensor: Any,
     input_shape: Sequence[int | None] | None,
@@ -93,7 +98,7 @@ def model_input(
                 f"input_shape {input_shape} is too small for {model_name}: height and width "
                 f"must be at least {min_size} pixels, or None"
             )
-    shape = (channels, *spatial) if channel_axis() == 1 else (*spatial, channels)
+    shape = image_shape(*spatial, channels)
     if input_tensor is None:
         image = keras.Input(shape=shape)
         return image, image

@@ -27,6 +27,7 @@ from keras_classics.models.common import (
     check_head_input,
     classifier,
     global_pool,
+    image_shape,
     load_weights,
     model_input,
     output_activation,
@@ -157,7 +158,7 @@ def VGG(
     if dense_evaluation and not include_top:
         raise ValueError("dense_evaluation=True replaces the top; it needs include_top=True")
     if dense_evaluation and input_shape is None and input_tensor is None:
-        input_shape = (3, None, None) if channel_axis() == 1 else (None, None, 3)
+        input_shape = image_shape(None, None, 3)
     inputs, x = model_input(
         input_tensor,
         input_shape,
@@ -207,7 +208,7 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
             f"({data_format!r}) before converting it"
         )
     channels = model.input_shape[channel_axis()]
-    inputs = keras.Input((channels, None, None) if channel_axis() == 1 else (None, None, channels))
+    inputs = keras.Input(image_shape(None, None, channels))
     x = inputs
     for layer in model.layers[1 : model.layers.index(flatten)]:
         x = layer(x)
