@@ -13,7 +13,8 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def keras_defaults():
-    """Restores the data format and dtype policy and frees the graph after each test."""
+    """Seeds Keras, restores the data format and dtype policy, frees the graph after each test."""
+    keras.utils.set_random_seed(1234)  # initial weights too: every test is reproducible
     data_format, policy = keras.config.image_data_format(), keras.config.dtype_policy()
     yield
     keras.config.set_image_data_format(data_format)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -53,3 +54,12 @@ def assert_safe_mode_round_trip(model: keras.Model, x: np.ndarray, directory: Pa
         np.asarray(loaded(x, training=False)), np.asarray(model(x, training=False))
     )
     return loaded
+
+
+def assert_close_to_scale(actual: Any, expected: Any, rel: float = 1e-4) -> None:
+    """Max |actual - expected| within `rel` of max |expected|: for logits of deep nets, whose
+    float32 rounding differs with the memory layout or the order of the sums."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape
+    error, scale = np.abs(actual - expected).max(), np.abs(expected).max()
+    assert error <= rel * scale, f"max difference {error:.3g} > {rel} x max |expected| {scale:.3g}"
