@@ -1,0 +1,1 @@
+"""Input pipelines (TensorFlow): sources, the papers' augmentations, evaluation crops."""
