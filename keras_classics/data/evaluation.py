@@ -18,7 +18,7 @@ CROP_FRACTION = 224 / 256
 
 def eval_resize_size(image_size: int, crop_fraction: float = CROP_FRACTION) -> int:
     """The shorter side to resize to before a centre `image_size` crop (224 -> 256)."""
-    return int(round(image_size / crop_fraction))
+    return round(image_size / crop_fraction)
 
 
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:
