@@ -74,3 +74,100 @@ def preprocess_for_eval(
     image = center_crop(image, image_size)
     image.set_shape([image_size, image_size, 3])
     return get_normalization(normalization).apply(image)
+
+
+def ten_crops(
+    image: tf.Tensor,
+    *,
+    image_size: int = 224,
+    resize_size: int | None = None,
+    normalization: str | Normalization = "mean",
+) -> tf.Tensor:
+    """AlexNet 4.1 test views: 4 corners + centre of the resized image, and their flips.
+
+    Returns normalised float32 [10, image_size, image_size, 3]: the five crops (top-left,
+    top-right, bottom-left, bottom-right, centre), then the same five mirrored.
+    """
+    resize_size = eval_resize_size(image_size) if resize_size is None else resize_size
+    image = resize_shorter_side(tf.cast(image, tf.float32), resize_size)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    corners = [(0, 0), (0, width - image_size), (height - image_size, 0)]
+    corners += [(height - image_size, width - image_size)]
+    crops = [image[y : y + image_size, x : x + image_size, :] for y, x in corners]
+    crops.append(center_crop(image, image_size))
+    crops = tf.stack(crops)
+    crops = tf.concat([crops, tf.image.flip_left_right(crops)], axis=0)
+    crops.set_shape([10, image_size, image_size, 3])
+    return get_normalization(normalization).apply(crops)
+
+
+def _image_dataset(images) -> tf.data.Dataset:
+    """Decoded images (a list of arrays of any sizes, or a dataset of images or pairs)."""
+    if isinstance(images, tf.data.Dataset):
+        if isinstance(images.element_spec, tuple):
+            images = images.map(lambda image, *_: image)
+        return images
+    return tf.data.Dataset.from_generator(
+        lambda: iter(images), output_signature=tf.TensorSpec([None, None, 3], tf.uint8)
+    )
+
+
+def predict_ten_crop(
+    model,
+    images,
+    *,
+    image_size: int = 224,
+    resize_size: int | None = None,
+    normalization: str | Normalization = "mean",
+    batch_size: int = 8,
+):
+    """The model's outputs averaged over the 10 views of `ten_crops`: NumPy [N, classes].
+
+    `images`: uint8 RGB images of any sizes (a sequence of arrays, or a tf.data.Dataset of
+    images or of (image, label) pairs, unbatched). With a softmax model this is the papers'
+    "averaging the predictions made by the softmax layer on the ten patches".
+    """
+    import numpy as np
+
+    views = _image_dataset(images).map(
+        lambda image: ten_crops(
+            image, image_size=image_size, resize_size=resize_size, normalization=normalization
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    outputs = []
+    for batch in views.batch(batch_size).prefetch(tf.data.AUTOTUNE):
+        flat = tf.reshape(batch, [-1, image_size, image_size, 3])
+        predictions = np.asarray(model.predict_on_batch(flat))
+        outputs.append(predictions.reshape(-1, 10, predictions.shape[-1]).mean(axis=1))
+    return np.concatenate(outputs)
+
+
+def predict_multi_scale(
+    model,
+    images,
+    *,
+    scales: tuple[int, ...] = (256, 384, 512),
+    flip: bool = True,
+    normalization: str | Normalization = "mean",
+):
+    """VGG 3.2 multi-scale dense evaluation: outputs averaged over test scales Q (and flips).
+
+    Each image is resized so its shorter side is Q and given WHOLE to `model`, which must take
+    any input size and return [1, classes] (e.g. `keras_classics.to_dense_evaluation(vgg)`,
+    which averages its class score map). Returns NumPy [N, classes]. One scale = single-scale
+    dense evaluation.
+    """
+    import numpy as np
+
+    normalize = get_normalization(normalization).apply
+    results = []
+    for image in _image_dataset(images):
+        views = []
+        for scale in scales:
+            resized = normalize(resize_shorter_side(tf.cast(image, tf.float32), scale))[None]
+            views.append(np.asarray(model.predict_on_batch(resized)))
+            if flip:
+                views.append(np.asarray(model.predict_on_batch(resized[:, :, ::-1, :])))
+        results.append(np.mean(views, axis=0)[0])
+    return np.stack(results)

@@ -1,0 +1,192 @@
+"""tf.data pipelines: source -> (shard) -> (cache) -> shuffle -> augment -> batch -> prefetch.
+
+`make_dataset` builds the pipeline of one input pipeline (one worker) with a PER-REPLICA batch
+size; `distribute_dataset` hands it to a tf.distribute strategy with
+`distribute_datasets_from_function`, so each worker reads its own shard and each replica gets
+`global_batch / replicas` images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from keras_classics.data.augment import Recipe, get_recipe, train_augment
+from keras_classics.data.evaluation import decode_image, preprocess_for_eval
+from keras_classics.data.sources import DataSource
+from keras_classics.normalization import Normalization, get_normalization
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Opt-in batch augmentations beyond the papers (all from keras-cv 0.9).
+
+    randaugment: keras_cv.layers.RandAugment (Cubuk et al. 2019) with this magnitude (0-1),
+        2 ops per image; mixup / cutmix: keras_cv.layers.MixUp / CutMix with this alpha
+        (Zhang et al. 2018 / Yun et al. 2019); label_smoothing: Szegedy et al. 2016.
+    Any of mixup, cutmix or label_smoothing turns the labels into float32 one-hot (soft)
+    vectors [batch, classes]: train with a categorical (not sparse) cross-entropy then.
+    """
+
+    randaugment: float | None = None
+    mixup: float | None = None
+    cutmix: float | None = None
+    label_smoothing: float = 0.0
+
+    @property
+    def soft_labels(self) -> bool:
+        return bool(self.mixup or self.cutmix or self.label_smoothing)
+
+
+def smooth_labels(one_hot: tf.Tensor, smoothing: float) -> tf.Tensor:
+    """Label smoothing: (1 - e) * y + e / classes."""
+    classes = tf.cast(tf.shape(one_hot)[-1], one_hot.dtype)
+    return one_hot * (1.0 - smoothing) + smoothing / classes
+
+
+def _apply_extras(dataset: tf.data.Dataset, extras: Extras, num_classes: int, seed):
+    import keras_cv  # imported only when asked for: it is large
+
+    if extras.randaugment:
+        layer = keras_cv.layers.RandAugment(
+            value_range=(0, 255), magnitude=extras.randaugment, seed=seed
+        )
+        dataset = dataset.map(lambda x, y: (layer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if not extras.soft_labels:
+        return dataset
+    dataset = dataset.map(lambda x, y: (x, tf.one_hot(y, num_classes)))
+    for alpha, layer_class in ((extras.mixup, "MixUp"), (extras.cutmix, "CutMix")):
+        if alpha:
+            layer = getattr(keras_cv.layers, layer_class)(alpha=alpha, seed=seed)
+            dataset = dataset.map(
+                lambda x, y, layer=layer: tuple(layer({"images": x, "labels": y}).values()),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+    if extras.label_smoothing:
+        dataset = dataset.map(lambda x, y: (x, smooth_labels(y, extras.label_smoothing)))
+    return dataset
+
+
+def _options(deterministic: bool, private_threads: int | None) -> tf.data.Options:
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    options.autotune.enabled = True
+    if private_threads:
+        options.threading.private_threadpool_size = private_threads
+    return options
+
+
+def make_dataset(
+    source: DataSource,
+    split: str,
+    *,
+    recipe: str | Recipe,
+    batch_size: int,
+    training: bool,
+    image_size: int | None = None,
+    normalization: str | Normalization | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    seed: int | None = None,
+    cache: bool = False,
+    deterministic: bool = False,
+    shuffle_buffer: int = 10_000,
+    private_threads: int | None = None,
+    extras: Extras | None = None,
+) -> tf.data.Dataset:
+    """Batches of (normalised float32 images [B, S, S, 3], int32 labels [B]).
+
+    training: the recipe's random augmentation, shuffled, partial last batch dropped (one
+        view per image per epoch, new views every epoch); otherwise the evaluation view
+        (resize, centre crop) in order, partial last batch kept.
+    batch_size: per input pipeline (per replica under `distribute_dataset`).
+    input_context: read only this pipeline's shard (distinct files per worker).
+    seed: with `deterministic=True`, two runs give identical batches (augmentation uses
+        stateless random ops seeded per element); otherwise order may vary for speed.
+    cache: keep the source elements (encoded bytes or small arrays) in memory after the
+        first epoch; augmentation still runs every epoch.
+    private_threads: a private thread pool of this size for this pipeline's ops.
+    normalization: default the recipe's (see keras_classics.normalization); pass the one
+        pretrained weights expect, e.g. "torch" or "caffe".
+    """
+    recipe = get_recipe(recipe)
+    image_size = image_size or recipe.default_image_size
+    normalize = get_normalization(normalization or recipe.normalization).apply
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    available = source.sizes[split] // pipelines if split in source.sizes else None
+    if training and available is not None and batch_size > available:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the {available} images of split {split!r} "
+            f"of {source.name} per input pipeline; training drops partial batches, so no batch "
+            "would be produced: use a smaller batch"
+        )
+    encoded = source.encoded
+    dataset = source.dataset(split, input_context)
+    if cache:
+        dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(
+            min(shuffle_buffer, available or shuffle_buffer),
+            seed=seed,
+            reshuffle_each_iteration=True,
+        )
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda element, element_seed: (
+                normalize(
+                    train_augment(element[0], element_seed, recipe, image_size, encoded=encoded)
+                ),
+                element[1],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    else:
+        resize_size = recipe.eval_resize_size(image_size)
+        dataset = dataset.map(
+            lambda image, label: (
+                preprocess_for_eval(
+                    decode_image(image) if encoded else image,
+                    image_size=image_size,
+                    resize_size=resize_size,
+                    normalization=normalization or recipe.normalization,
+                ),
+                label,
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if encoded:  # files found undecodable only now (image folders read without verify)
+        dataset = dataset.ignore_errors(log_warning=True)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    if training and extras is not None:
+        dataset = _apply_extras(dataset, extras, source.num_classes, seed)
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, private_threads))
+
+
+def distribute_dataset(
+    strategy: tf.distribute.Strategy,
+    source: DataSource,
+    split: str,
+    *,
+    global_batch_size: int,
+    **options,
+) -> tf.distribute.DistributedDataset:
+    """`make_dataset` per worker under `strategy`, with batch = global batch / replicas.
+
+    Uses `strategy.distribute_datasets_from_function`: each worker's pipeline reads its own
+    shard (`InputContext`), and the per-replica batch is `global_batch_size` divided by the
+    number of replicas in sync (which must divide it).
+    """
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size % replicas:
+        raise ValueError(
+            f"global batch size {global_batch_size} is not divisible by the {replicas} "
+            "replicas; choose a multiple of the number of replicas"
+        )
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_replica = context.get_per_replica_batch_size(global_batch_size)
+        return make_dataset(source, split, batch_size=per_replica, input_context=context, **options)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
