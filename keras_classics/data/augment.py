@@ -281,15 +281,25 @@ def pca_lighting(image: tf.Tensor, seed: tf.Tensor, alpha_std: float = PCA_ALPHA
 
 
 def train_augment(
-    image: tf.Tensor, seed: tf.Tensor, recipe: Recipe, image_size: int, *, encoded: bool
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    recipe: Recipe,
+    image_size: int,
+    *,
+    encoded: bool,
+    fused: bool = True,
 ) -> tf.Tensor:
-    """One training view of `image`: float32 RGB [size, size, 3] on the 0-255 scale."""
+    """One training view of `image`: float32 RGB [size, size, 3] on the 0-255 scale.
+
+    `fused=False` crops in the naive order (`decode_then_crop`), for benchmarks.
+    """
     seed_crop, seed_flip, seed_light = split_seed(seed, 3)
     if recipe.scale_range is None:
         decoded = decode_image(image) if encoded else image
         image = pad_and_crop(decoded, seed_crop, image_size, recipe.pad)
     else:
-        image = random_scale_crop(image, seed_crop, recipe, image_size, encoded=encoded)
+        crop = random_scale_crop if fused else decode_then_crop
+        image = crop(image, seed_crop, recipe, image_size, encoded=encoded)
     if recipe.flip:
         image = tf.image.stateless_random_flip_left_right(image, seed_flip)
     if recipe.pca_std:

@@ -93,6 +93,7 @@ def make_dataset(
     shuffle_buffer: int = 10_000,
     private_threads: int | None = None,
     extras: Extras | None = None,
+    fused_decode: bool = True,
 ) -> tf.data.Dataset:
     """Batches of (normalised float32 images [B, S, S, 3], int32 labels [B]).
 
@@ -108,6 +109,7 @@ def make_dataset(
     private_threads: a private thread pool of this size for this pipeline's ops.
     normalization: default the recipe's (see keras_classics.normalization); pass the one
         pretrained weights expect, e.g. "torch" or "caffe".
+    fused_decode: False decodes whole images before cropping (the naive order; benchmarks).
     """
     recipe = get_recipe(recipe)
     image_size = image_size or recipe.default_image_size
@@ -133,14 +135,16 @@ def make_dataset(
             reshuffle_each_iteration=True,
         )
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+        def augment(element, element_seed):
+            image, label = element
+            view = train_augment(
+                image, element_seed, recipe, image_size, encoded=encoded, fused=fused_decode
+            )
+            return view, label
+
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
-            lambda element, element_seed: (
-                normalize(
-                    train_augment(element[0], element_seed, recipe, image_size, encoded=encoded)
-                ),
-                element[1],
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
+            augment, num_parallel_calls=tf.data.AUTOTUNE
         )
     else:
         resize_size = recipe.eval_resize_size(image_size)
@@ -159,8 +163,10 @@ def make_dataset(
     if encoded:  # files found undecodable only now (image folders read without verify)
         dataset = dataset.ignore_errors(log_warning=True)
     dataset = dataset.batch(batch_size, drop_remainder=training)
-    if training and extras is not None:
-        dataset = _apply_extras(dataset, extras, source.num_classes, seed)
+    if training:  # extras work on 0-255 pixels, so normalise the batch last
+        if extras is not None:
+            dataset = _apply_extras(dataset, extras, source.num_classes, seed)
+        dataset = dataset.map(lambda x, y: (normalize(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, private_threads))
 
 
