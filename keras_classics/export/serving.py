@@ -1,0 +1,305 @@
+"""The serving signatures of an image classifier and `export_saved_model`, which writes them as a
+versioned SavedModel for TF Serving.
+
+Signatures (names in `spec`; docs/serving.md has the table):
+- `serving_default`: `images` float32 [batch, H, W, 3], already preprocessed (channels last);
+- `serving_bytes`: `image_bytes` string [batch] of encoded JPEG/PNG/GIF/BMP images, decoded,
+  resized, centre-cropped and normalised in the graph by `keras_classics.data.evaluation` (the
+  one definition of the evaluation pipeline), image by image, so one batch may mix sizes;
+- both answer `probabilities` float32 [batch, classes], `classes` int32 [batch, k],
+  `class_names` string [batch, k] and `scores` float32 [batch, k] (the top-k probabilities);
+- `classify`: TF Serving's Classify API (method `tensorflow/serving/classify`) over serialised
+  tf.Example protos with the encoded image under `image/encoded`: `classes` (names) and `scores`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from keras_classics.data.evaluation import decode_image, eval_resize_size, preprocess_for_eval
+from keras_classics.export import spec
+from keras_classics.export.labels import check_class_names
+from keras_classics.export.versions import atomic_version_dir, resolve_version
+from keras_classics.export.warmup import warmup_logs, write_warmup_file
+from keras_classics.normalization import Normalization, get_normalization
+
+# The model's last activation decides whether `probabilities` needs a softmax.
+PROBABILITY_ACTIVATIONS = ("softmax",)
+LOGIT_ACTIVATIONS = ("linear",)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """What the signatures need to know besides the model; also written to the metadata file."""
+
+    image_size: int
+    resize_size: int
+    normalization: str
+    class_names: tuple[str, ...]
+    top_k: int
+    channels_first: bool
+    softmax_logits: bool  # the model outputs logits: `probabilities` applies a softmax
+
+
+def model_image_size(model: keras.Model) -> tuple[int | None, bool]:
+    """(square input size or None when any size is accepted, channels_first) of an image model
+    with one RGB input; a clear ValueError otherwise."""
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        raise ValueError(f"model {model.name!r} must take one image batch [batch, H, W, C]")
+    shape = tuple(model.inputs[0].shape[1:])
+    channels_first = shape[-1] != 3 and shape[0] == 3
+    if not channels_first and shape[-1] != 3:
+        raise ValueError(f"model {model.name!r} takes input {shape}; serving needs 3 RGB channels")
+    height, width = shape[1:] if channels_first else shape[:2]
+    if height != width:
+        raise ValueError(
+            f"model {model.name!r} takes {height}x{width} inputs; serving feeds square centre "
+            "crops: build it with a square or unknown (None) input size"
+        )
+    return height, channels_first
+
+
+def outputs_logits(model: keras.Model) -> bool:
+    """Whether the model's output is logits (linear last activation) rather than probabilities
+    (softmax); other activations raise a ValueError naming both choices."""
+    if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
+        raise ValueError(
+            f"model {model.name!r} must output one [batch, classes] tensor (include_top=True)"
+        )
+    layer = model.outputs[0]._keras_history.operation  # the layer computing the output
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None)
+    if name in PROBABILITY_ACTIVATIONS:
+        return False
+    if name in LOGIT_ACTIVATIONS:
+        return True
+    raise ValueError(
+        f"the output layer {layer.name!r} of model {model.name!r} has activation "
+        f"{name or activation!r}; exporting needs {PROBABILITY_ACTIVATIONS} (probabilities) or "
+        f"{LOGIT_ACTIVATIONS} (logits, classifier_activation=None)"
+    )
+
+
+def serving_config(
+    model: keras.Model,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalization: str | Normalization = "mean",
+    image_size: int | None = None,
+    resize_size: int | None = None,
+    top_k: int = spec.DEFAULT_TOP_K,
+) -> ServingConfig:
+    """Checks the export arguments against the model and fills in the defaults."""
+    model_size, channels_first = model_image_size(model)
+    if image_size is None:
+        if model_size is None:
+            raise ValueError(
+                f"model {model.name!r} accepts any input size: pass image_size, the size of "
+                "the centre crop it is served"
+            )
+        image_size = model_size
+    elif model_size is not None and image_size != model_size:
+        raise ValueError(f"image_size={image_size} but model {model.name!r} takes {model_size}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int; got {image_size!r}")
+    resize_size = eval_resize_size(image_size) if resize_size is None else resize_size
+    if (
+        isinstance(resize_size, bool)
+        or not isinstance(resize_size, int)
+        or resize_size < image_size
+    ):
+        raise ValueError(
+            f"resize_size must be an int >= image_size {image_size}; got {resize_size!r}"
+        )
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive int; got {top_k!r}")
+    softmax_logits = outputs_logits(model)
+    classes = model.outputs[0].shape[-1]
+    return ServingConfig(
+        image_size=image_size,
+        resize_size=resize_size,
+        normalization=get_normalization(normalization).name,
+        class_names=tuple(check_class_names(class_names, classes)),
+        top_k=min(top_k, classes),
+        channels_first=channels_first,
+        softmax_logits=softmax_logits,
+    )
+
+
+class ClassifierSignatures:
+    """The serving functions of `model`; each argument name is the signature's input name."""
+
+    def __init__(self, model: keras.Model, config: ServingConfig) -> None:
+        self.model = model
+        self.config = config
+
+    def preprocess(self, encoded: tf.Tensor) -> tf.Tensor:
+        """One encoded image -> the model's float32 input [size, size, 3] (the evaluation
+        pipeline: decode, resize the shorter side, centre crop, normalise)."""
+        return preprocess_for_eval(
+            decode_image(encoded),
+            image_size=self.config.image_size,
+            resize_size=self.config.resize_size,
+            normalization=self.config.normalization,
+        )
+
+    def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`serving_default`: preprocessed float images [batch, H, W, 3] -> predictions."""
+        size = self.config.image_size
+        check = tf.debugging.assert_equal(
+            tf.shape(images)[1:],
+            tf.constant([size, size, 3]),
+            message=f"{spec.INPUT_IMAGES} must have shape [batch, {size}, {size}, 3]",
+        )
+        with tf.control_dependencies([check]):
+            return self._predictions(tf.identity(images))
+
+    def predict_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`serving_bytes`: encoded images [batch] -> predictions."""
+        empty = tf.where(tf.strings.length(image_bytes) == 0)[:, 0]
+        check = tf.debugging.Assert(
+            tf.size(empty) == 0,
+            [f"{spec.INPUT_BYTES} holds empty strings, at these indices:", empty],
+        )
+        with tf.control_dependencies([check]):
+            size = self.config.image_size
+            images = tf.map_fn(
+                self.preprocess,
+                image_bytes,
+                fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32),
+            )
+        return self._predictions(images)
+
+    def classify(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`classify`: serialised tf.Example [batch] -> top-k class names and scores."""
+        features = tf.io.parse_example(
+            inputs, {spec.EXAMPLE_IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)}
+        )
+        outputs = self.predict_bytes(features[spec.EXAMPLE_IMAGE_FEATURE])
+        return {
+            spec.CLASSIFY_CLASSES: outputs[spec.OUTPUT_CLASS_NAMES],
+            spec.CLASSIFY_SCORES: outputs[spec.OUTPUT_SCORES],
+        }
+
+    def _predictions(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.config.channels_first:
+            images = tf.transpose(images, [0, 3, 1, 2])
+        outputs = tf.cast(self.model(images, training=False), tf.float32)
+        probabilities = tf.nn.softmax(outputs) if self.config.softmax_logits else outputs
+        scores, classes = tf.math.top_k(probabilities, k=self.config.top_k)
+        names = tf.gather(tf.constant(self.config.class_names), classes)
+        return {
+            spec.OUTPUT_PROBABILITIES: probabilities,
+            spec.OUTPUT_CLASSES: classes,
+            spec.OUTPUT_CLASS_NAMES: names,
+            spec.OUTPUT_SCORES: scores,
+        }
+
+
+def build_archive(model: keras.Model, config: ServingConfig) -> keras.export.ExportArchive:
+    """A Keras ExportArchive holding the model's variables and the three signatures."""
+    signatures = ClassifierSignatures(model, config)
+    size = config.image_size
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    endpoints = (
+        (spec.SIGNATURE_IMAGES, signatures.predict_images, [size, size, 3], tf.float32),
+        (spec.SIGNATURE_BYTES, signatures.predict_bytes, [], tf.string),
+        (spec.SIGNATURE_CLASSIFY, signatures.classify, [], tf.string),
+    )
+    for name, function, shape, dtype in endpoints:
+        input_name = function.__code__.co_varnames[1]  # the signature's input name
+        archive.add_endpoint(
+            name, function, input_signature=[tf.TensorSpec([None, *shape], dtype, name=input_name)]
+        )
+    return archive
+
+
+def set_method_name(saved_model_dir: str | os.PathLike, signature: str, method: str) -> None:
+    """Rewrites one SignatureDef's method name in saved_model.pb (TF2's saver writes every
+    signature as `tensorflow/serving/predict`; TF Serving's Classify API wants
+    `tensorflow/serving/classify`), then rewrites the fingerprint of the changed file."""
+    path = Path(saved_model_dir) / "saved_model.pb"
+    saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        meta_graph.signature_def[signature].method_name = method
+    path.write_bytes(saved_model.SerializeToString(deterministic=True))
+    fingerprint = Path(saved_model_dir) / "fingerprint.pb"
+    try:
+        from tensorflow.python.saved_model import fingerprinting_utils
+
+        fingerprinting_utils.write_fingerprint(os.fspath(saved_model_dir))
+    except (ImportError, AttributeError, ValueError):
+        fingerprint.unlink(missing_ok=True)  # optional file: better absent than stale
+
+
+def export_saved_model(
+    model: keras.Model,
+    export_base: str | os.PathLike,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalization: str | Normalization = "mean",
+    image_size: int | None = None,
+    resize_size: int | None = None,
+    version: int | None = None,
+    top_k: int = spec.DEFAULT_TOP_K,
+    warmup: bool = True,
+) -> Path:
+    """Exports `model` for TF Serving as `<export_base>/<version>/`; returns that directory.
+
+    Args:
+        model: a Keras image classifier with one RGB input and one [batch, classes] output
+            ending in softmax (probabilities) or a linear activation (logits, which
+            `probabilities` turns into probabilities with a softmax); any data format, dtype
+            policy or distribution strategy it was built under.
+        export_base: the model's base path for TF Serving (created if missing).
+        class_names: one name per class (default `labels.default_class_names`).
+        normalization: a name of `keras_classics.normalization` (the model's input scaling).
+        image_size: the served centre crop (default: the model's input size).
+        resize_size: the shorter side before cropping (default `eval_resize_size(image_size)`,
+            256 for 224; pass `image_size` to serve the whole image, as CIFAR is tested).
+        version: the integer version (default: one more than the newest); an existing version
+            is never overwritten: FileExistsError.
+        top_k: how many classes `classes`, `class_names` and `scores` list (at most all).
+        warmup: write `assets.extra/tf_serving_warmup_requests`.
+
+    The version is written under a temporary name and renamed into place when complete.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"exporting a SavedModel needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
+            f"this process runs {keras.backend.backend()!r}"
+        )
+    config = serving_config(
+        model,
+        class_names=class_names,
+        normalization=normalization,
+        image_size=image_size,
+        resize_size=resize_size,
+        top_k=top_k,
+    )
+    version = resolve_version(export_base, version)
+    archive = build_archive(model, config)
+    with atomic_version_dir(export_base, version) as directory:
+        archive.write_out(os.fspath(directory), verbose=False)
+        set_method_name(directory, spec.SIGNATURE_CLASSIFY, spec.CLASSIFY_METHOD)
+        metadata = {"model": model.name, "version": version, **asdict(config)}
+        (directory / spec.METADATA_FILE).parent.mkdir(exist_ok=True)
+        (directory / spec.METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        if warmup:
+            write_warmup_file(directory, warmup_logs(config.image_size))
+    return Path(export_base) / str(version)
+
+
+def read_metadata(version_dir: str | os.PathLike) -> dict[str, Any]:
+    """The export's `assets.extra/keras_classics.json` (sizes, normalisation, class names)."""
+    return json.loads((Path(version_dir) / spec.METADATA_FILE).read_text())

@@ -1,0 +1,67 @@
+"""Classify images with an exported model: through TF Serving (REST or gRPC), or locally.
+
+python scripts/predict.py cat.jpg dog.png --model-name resnet50                  # REST, instances
+python scripts/predict.py cat.jpg --model-name resnet50 --format inputs          # REST, columnar
+python scripts/predict.py cat.jpg --model-name resnet50 --protocol grpc          # gRPC, port 8500
+python scripts/predict.py cat.jpg --saved-model models/resnet50   # same REST body, no server
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from keras_classics.export import client, spec
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("images", nargs="+", help="JPEG / PNG / GIF / BMP files")
+    parser.add_argument("--model-name", default="model", help="the model's name in TF Serving")
+    parser.add_argument("--version", type=int, help="a specific version (default: the server's)")
+    parser.add_argument("--protocol", default="rest", choices=client.PROTOCOLS)
+    parser.add_argument("--format", default="instances", choices=client.REST_FORMATS)
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--rest-port", type=int, default=8501)
+    parser.add_argument("--grpc-port", type=int, default=8500)
+    parser.add_argument("--signature", default=spec.SIGNATURE_BYTES)
+    parser.add_argument(
+        "--saved-model",
+        metavar="DIR",
+        help="answer the REST body locally with this export (a version directory or a base "
+        "path: its newest version), without a server",
+    )
+    parser.add_argument("--show-body", action="store_true", help="print the REST request body")
+    args = parser.parse_args(argv)
+
+    images = [Path(path).read_bytes() for path in args.images]
+    if args.protocol == "grpc":
+        if args.saved_model:
+            raise SystemExit("--saved-model answers REST bodies: use it with --protocol rest")
+        request = client.bytes_predict_request(
+            images, model_name=args.model_name, version=args.version, signature_name=args.signature
+        )
+        outputs = client.grpc_predict(f"{args.host}:{args.grpc_port}", request)
+    else:
+        body = client.rest_body(images, request_format=args.format, signature_name=args.signature)
+        text = json.dumps(body)
+        if args.show_body:
+            print(text)
+        if args.saved_model:
+            from keras_classics.export.describe import resolve_saved_model
+            from keras_classics.export.rest import LocalServer
+
+            answer = LocalServer(resolve_saved_model(args.saved_model)).predict(text)
+        else:
+            url = client.rest_url(args.host, args.rest_port, args.model_name, args.version)
+            answer = client.post_json(url, body)
+        if "error" in answer:
+            raise SystemExit(f"error: {answer['error']}")
+        outputs = client.rest_outputs(answer)
+    for path, labels in zip(args.images, client.top_k_labels(outputs), strict=True):
+        print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for name, score in labels))
+
+
+if __name__ == "__main__":
+    main()
