@@ -136,7 +136,13 @@ def AlexNet(
     check_choice("variant", variant, list(VARIANTS))
     spec = VARIANTS[variant]
     name = name or ("alexnet" if variant == "paper" else f"alexnet_{variant}")
-    check_builder_args(include_top=include_top, weights=weights, pooling=pooling, classes=classes)
+    weights = check_builder_args(
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        config={"family": "alexnet", "variant": variant},
+    )
     inputs, x = model_input(
         input_tensor, input_shape, default_size=224, min_size=MIN_INPUT_SIZE, model_name=name
     )

@@ -31,18 +31,28 @@ def channel_axis() -> int:
 
 
 def check_builder_args(
-    *, include_top: bool, weights: str | os.PathLike | None, pooling: str | None, classes: int
-) -> None:
-    """Validates the `keras.applications` arguments every builder takes."""
+    *,
+    include_top: bool,
+    weights: str | os.PathLike | None,
+    pooling: str | None,
+    classes: int,
+    config: dict[str, Any] | None = None,
+) -> Any:
+    """Validates the `keras.applications` arguments every builder takes; returns the weights.
+
+    `weights="imagenet"` is resolved to its public source (`keras_classics.weights.pretrained`)
+    from `config`, the builder's family and structural arguments, so a configuration without
+    one fails before the model is built. The result goes to `load_weights`.
+    """
+    if isinstance(weights, str) and weights == "imagenet":
+        from keras_classics.weights.pretrained import find_source
+
+        check_choice("pooling", pooling, POOLING_CHOICES)
+        return find_source(config or {}, include_top=include_top, classes=classes)
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
-            raise ValueError(f"weights must be None or a file path; got {weights!r}")
+            raise ValueError(f"weights must be None, 'imagenet' or a file path; got {weights!r}")
         path = os.fspath(weights)
-        if path == "imagenet":
-            raise ValueError(
-                "weights='imagenet': no pretrained weights are bundled yet; pass None "
-                f"(random initialisation) or the path of a {' or '.join(WEIGHTS_SUFFIXES)} file"
-            )
         if not path.endswith(WEIGHTS_SUFFIXES):
             raise ValueError(f"weights file {path!r} must end with one of {list(WEIGHTS_SUFFIXES)}")
         if not os.path.isfile(path):
@@ -50,6 +60,7 @@ def check_builder_args(
     check_choice("pooling", pooling, POOLING_CHOICES)
     if include_top and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
         raise ValueError(f"classes must be a positive int with include_top=True; got {classes!r}")
+    return weights
 
 
 def image_shape(height: int | None, width: int | None, channels: int) -> tuple[int | None, ...]:
@@ -214,8 +225,15 @@ def output_activation(x: Any, activation: Any) -> Any:
     return layers.Activation(activation, dtype="float32", name="predictions_activation")(x)
 
 
-def load_weights(model: keras.Model, weights: str | os.PathLike | None) -> keras.Model:
-    """Loads a `.weights.h5` or `.keras` file into `model`; a mismatch names file and model."""
+def load_weights(model: keras.Model, weights: Any) -> keras.Model:
+    """Loads a `.weights.h5` or `.keras` file into `model`; a mismatch names file and model.
+
+    `weights` may also be the pretrained source `check_builder_args` resolved "imagenet" to.
+    """
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        from keras_classics.weights.pretrained import load_pretrained
+
+        return load_pretrained(model, weights)
     if weights is not None:
         try:
             model.load_weights(os.fspath(weights))

@@ -189,7 +189,19 @@ def build_resnet(
     plain: bool,
 ) -> keras.Model:
     """Builds the network `spec` describes; the public builders below all end here."""
-    check_builder_args(include_top=include_top, weights=weights, pooling=pooling, classes=classes)
+    weights = check_builder_args(
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        config={
+            "family": "resnet" if spec.stem == "imagenet" else "resnet_cifar",
+            "depth": (3 if spec.block == "bottleneck" else 2) * sum(spec.repeats) + 2,
+            "shortcut": shortcut,
+            "stride_in_1x1": stride_in_1x1,
+            "plain": plain,
+        },
+    )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
         raise ValueError("zero_init_residual=True needs residual blocks; a plain net has none")
@@ -240,8 +252,9 @@ def ResNet(
     Args:
         depth: 18 or 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
         include_top, weights, input_tensor, input_shape, pooling, classes,
-            classifier_activation, name: as in `keras.applications`. `weights` is None or the
-            path of a `.weights.h5` / `.keras` file. The default input is 224x224x3; with
+            classifier_activation, name: as in `keras.applications`. `weights` is None,
+            "imagenet" (see `keras_classics.weights.pretrained`) or the path of a
+            `.weights.h5` / `.keras` file. The default input is 224x224x3; with
             `input_shape=(None, None, 3)` the model takes any size of at least 32.
         shortcut: "A" zero-padding identity, "B" projection where the shape changes (paper's
             default for ResNet-50/101/152), "C" projection everywhere (paper section 3.3).

@@ -154,7 +154,18 @@ def VGG(
     check_choice("config", config, list(VGG_SPECS))
     spec = VGG_SPECS[config]
     name = name or spec.name + ("_bn" if batch_norm else "")
-    check_builder_args(include_top=include_top, weights=weights, pooling=pooling, classes=classes)
+    weights = check_builder_args(
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        config={
+            "family": "vgg",
+            "config": config,
+            "batch_norm": batch_norm,
+            "dense_evaluation": dense_evaluation,
+        },
+    )
     if dense_evaluation and not include_top:
         raise ValueError("dense_evaluation=True replaces the top; it needs include_top=True")
     if dense_evaluation and input_shape is None and input_tensor is None:
