@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 
 def default_class_names(classes: int) -> list[str]:
-    """The names an export uses when none are given: "0", "1", ... (the class indices).
+    """The names an export uses when none are given: the bundled ImageNet class names for
+    1000 classes, else "0", "1", ... (the class indices). The one place that decides it."""
+    if classes == 1000:
+        from keras_classics.weights.classes import imagenet_class_names
 
-    The one place where default labels are decided (ImageNet names for 1000 classes can come
-    from here once the weights module provides them).
-    """
+        return list(imagenet_class_names())
     return [str(i) for i in range(classes)]
 
 
