@@ -1,0 +1,166 @@
+"""What a run leaves behind: history (CSV and JSON), summary JSON, PNG plots, TensorBoard logs.
+
+Only the chief writes them. Files are written to a temporary name and renamed, so a reader (or
+a run killed while writing) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+HISTORY_CSV = "history.csv"
+HISTORY_JSON = "history.json"
+SUMMARY_JSON = "summary.json"
+PLOT_PNG = "history.png"
+TENSORBOARD_DIR = "tensorboard"
+
+# The columns of the history, one row per epoch.
+HISTORY_FIELDS = (
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_top5_accuracy",
+    "learning_rate",
+    "weight_decay_loss",
+    "images_per_second",
+    "epoch_seconds",
+)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(data: Mapping[str, Any], path: str | os.PathLike) -> Path:
+    """Writes `data` as indented JSON (NaN as null)."""
+    path = Path(path)
+    _atomic_write(path, json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def write_history(rows: Sequence[Mapping[str, Any]], directory: str | os.PathLike) -> None:
+    """Writes the per-epoch history as `history.csv` and `history.json` in `directory`."""
+    directory = Path(directory)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in HISTORY_FIELDS})
+    _atomic_write(directory / HISTORY_CSV, buffer.getvalue())
+    write_json({"history": list(rows)}, directory / HISTORY_JSON)
+
+
+def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of `history.json` in `directory` ([] when there is none)."""
+    path = Path(directory) / HISTORY_JSON
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text())["history"])
+
+
+def plot_history(
+    rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, title: str = ""
+) -> Path:
+    """Loss, accuracy and learning rate per epoch, training and validation, as a PNG.
+
+    Uses matplotlib's object API with the Agg canvas (no display, no global backend change).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    epochs = [row["epoch"] for row in rows]
+    panels = (
+        ("loss", (("loss", "training"), ("val_loss", "validation")), "log"),
+        ("accuracy", (("accuracy", "training"), ("val_accuracy", "validation")), "linear"),
+        ("learning rate", (("learning_rate", "end of epoch"),), "log"),
+    )
+    for index, (label, series, scale) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), index + 1)
+        for key, name in series:
+            values = [row.get(key) for row in rows]
+            points = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
+            if points:
+                axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=name)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label)
+        axes.set_yscale(scale)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    if title:
+        figure.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+class TensorBoardLog:
+    """Scalars for TensorBoard in `<directory>/train` and `<directory>/validation` (chief).
+
+    Written with `tf.summary.write` and the scalars plugin's metadata, exactly what
+    `tensorboard.summary.scalar` writes, so the `tensorboard` package is needed only to view.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None) -> None:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        self._tf = tf
+        self._metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        ).SerializeToString()
+        self._writers = {}
+        if directory is not None:
+            for split in ("train", "validation"):
+                self._writers[split] = tf.summary.create_file_writer(os.path.join(directory, split))
+
+    def scalars(self, split: str, values: Mapping[str, float | None], step: int) -> None:
+        """Writes `values` (None and NaN skipped) at `step` to the `split` log."""
+        writer = self._writers.get(split)
+        if writer is None:
+            return
+        with writer.as_default(step=step):
+            for name, value in values.items():
+                if value is not None and math.isfinite(value):
+                    tensor = self._tf.constant(value, self._tf.float32)
+                    self._tf.summary.write(name, tensor, metadata=self._metadata)
+        writer.flush()
+
+
+def read_scalars(directory: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of the event files in `directory`: tag -> [(step, value)] (for checks)."""
+    import tensorflow as tf
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(Path(directory).glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor))
+                found.setdefault(value.tag, []).append((int(event.step), number))
+    return found

@@ -1,0 +1,44 @@
+"""Train a model of the zoo under tf.distribute with the papers' recipes (resumes automatically).
+
+python scripts/train.py                      # ResNet-20 on the embedded digits, a few minutes
+python scripts/train.py --model resnet50 --dataset imagenet2012 --data-dir DIR --strategy mirrored
+python scripts/train.py --evaluate runs/resnet20_digits/model.keras
+
+Options and recipes: docs/training.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keras_classics.training.options import parse_config
+
+    config = parse_config(argv, description=__doc__.splitlines()[0])
+    import tensorflow as tf
+
+    from keras_classics.training.run import DivergedError, train
+
+    try:
+        train(config)
+    except tf.errors.UnavailableError as error:  # a peer of a multi-worker cluster failed
+        print(
+            f"error: a worker of the cluster stopped ({str(error).splitlines()[0][:300]}); "
+            "start every worker again with the same command: they resume from the newest "
+            "checkpoint",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 4
+    except DivergedError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 3
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
