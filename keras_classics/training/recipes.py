@@ -152,6 +152,7 @@ class Hyperparameters:
     warmup_steps: int
     warmup: str
     boundaries: tuple[int, ...] = ()
+    gamma: float = 0.1
     patience: int = 5
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -168,9 +169,11 @@ class Hyperparameters:
         """Builds the schedule (create it inside the strategy's scope)."""
         warmup = {"warmup_steps": self.warmup_steps, "warmup": self.warmup}
         if self.schedule_name == "step":
-            return StepSchedule(self.learning_rate, self.boundaries, **warmup)
+            return StepSchedule(self.learning_rate, self.boundaries, self.gamma, **warmup)
         if self.schedule_name == "plateau":
-            return PlateauSchedule(self.learning_rate, patience=self.patience, **warmup)
+            return PlateauSchedule(
+                self.learning_rate, self.gamma, patience=self.patience, **warmup
+            )
         if self.schedule_name == "cosine":
             return CosineSchedule(
                 self.learning_rate, max(self.total_steps, 1 + self.warmup_steps), **warmup
@@ -207,7 +210,9 @@ def resolve(
     nesterov: bool = False,
     label_smoothing: float = 0.0,
     warmup_epochs: float | None = None,
+    warmup: str | None = None,
     boundaries_epochs: tuple[float, ...] | None = None,
+    gamma: float = 0.1,
     patience: int = 5,
 ) -> Hyperparameters:
     """Resolves a run's hyper-parameters from the family's paper recipe and the overrides.
@@ -248,12 +253,12 @@ def resolve(
     schedule = paper.schedule if recipe == "paper" else recipe
     total = epochs * steps_per_epoch
 
-    warmup, warmup_steps = "linear", 0
+    warmup_steps, method = 0, "linear"
     min_depth, iterations = paper.warmup_iterations_from_depth
     if warmup_epochs is not None:
         warmup_steps = round(warmup_epochs * steps_per_epoch)
     elif recipe == "paper" and iterations and model_depth(model_name) >= min_depth:
-        warmup = "constant"
+        method = "constant"
         warmup_steps = math.ceil(iterations * paper.batch_size / batch)
     elif schedule == "cosine":
         warmup_steps = min(round(COSINE_WARMUP_EPOCHS * steps_per_epoch), total // 10)
@@ -280,8 +285,9 @@ def resolve(
         steps_per_epoch=steps_per_epoch,
         schedule_name=schedule,
         warmup_steps=warmup_steps,
-        warmup=warmup,
+        warmup=warmup or method,
         boundaries=boundaries,
+        gamma=gamma,
         patience=patience,
         notes=tuple(notes),
     )
