@@ -47,6 +47,12 @@ def smooth_labels(one_hot: tf.Tensor, smoothing: float) -> tf.Tensor:
     return one_hot * (1.0 - smoothing) + smoothing / classes
 
 
+def _mix(layer, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A MixUp / CutMix layer on one batch: (images, soft labels)."""
+    mixed = layer({"images": images, "labels": labels}, training=True)
+    return mixed["images"], mixed["labels"]
+
+
 def _apply_extras(dataset: tf.data.Dataset, extras: Extras, num_classes: int, seed):
     import keras
 
@@ -68,10 +74,7 @@ def _apply_extras(dataset: tf.data.Dataset, extras: Extras, num_classes: int, se
     ):
         if layer:
             dataset = dataset.map(
-                lambda x, y, layer=layer: tuple(
-                    layer({"images": x, "labels": y}, training=True)[k] for k in ("images", "labels")
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
+                lambda x, y, layer=layer: _mix(layer, x, y), num_parallel_calls=tf.data.AUTOTUNE
             )
     if extras.label_smoothing:
         dataset = dataset.map(lambda x, y: (x, smooth_labels(y, extras.label_smoothing)))

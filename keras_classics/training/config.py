@@ -58,7 +58,7 @@ class RunConfig:
 
     # --- model ---
     model: str = option("resnet20", "a registered model", group="model", choices=list_models())
-    model_options: dict[str, Any] = option(
+    model_options: dict[str, Any] = option(  # noqa: RUF009 (option() makes a default_factory)
         {},
         "a builder argument, repeatable: --model-option shortcut=A --model-option plain=True",
         group="model",
@@ -76,24 +76,31 @@ class RunConfig:
     manual_dir: str | None = option(None, "TFDS manual download directory", group="data")
     download: bool = option(False, "let TFDS download the dataset", group="data")
     train_crop_size: int | None = option(
-        None, "training crop; the model is built for it (default: the model's input size)",
-        group="data", aliases=("--image-size",),
-    )  # fmt: skip
-    val_resize_size: int | None = option(
-        None, "evaluation: shorter side before the centre crop (default: the recipe's)",
+        None,
+        "training crop; the model is built for it (default: the model's input size)",
         group="data",
-    )  # fmt: skip
+        aliases=("--image-size",),
+    )
+    val_resize_size: int | None = option(
+        None,
+        "evaluation: shorter side before the centre crop (default: the recipe's)",
+        group="data",
+    )
     val_crop_size: int | None = option(
         None, "evaluation centre crop (default: the training crop)", group="data"
     )
     augmentation: str | None = option(
-        None, "augmentation recipe (default: the model family's)", group="data",
+        None,
+        "augmentation recipe (default: the model family's)",
+        group="data",
         choices=list(AUGMENTATIONS),
-    )  # fmt: skip
+    )
     normalization: str | None = option(
-        None, "input normalisation (default: the recipe's)", group="data",
+        None,
+        "input normalisation (default: the recipe's)",
+        group="data",
         choices=list(NORMALIZATIONS),
-    )  # fmt: skip
+    )
     randaugment: float | None = option(
         None, "keras.layers.RandAugment with this factor (0-1; 2 ops per image)", group="data"
     )
@@ -117,14 +124,16 @@ class RunConfig:
         (), "devices for one_device / mirrored, e.g. /gpu:0,/gpu:1", group="distribution"
     )
     cpu_devices: int | None = option(
-        None, "split the CPU into this many logical devices (mirrored on a CPU machine)",
+        None,
+        "split the CPU into this many logical devices (mirrored on a CPU machine)",
         group="distribution",
-    )  # fmt: skip
+    )
     tpu: str | None = option(None, "TPU name or address for --strategy tpu", group="distribution")
     batch_size: int | None = option(
-        None, "GLOBAL batch over all replicas (default: the paper's); each replica gets "
-        "batch / replicas", group="distribution",
-    )  # fmt: skip
+        None,
+        "GLOBAL batch over all replicas (default: the paper's); each replica gets batch / replicas",
+        group="distribution",
+    )
     # --- optimisation ---
     recipe: str = option(
         "paper",
@@ -134,33 +143,43 @@ class RunConfig:
         choices=RECIPES,
     )
     learning_rate: float | None = option(
-        None, "used as given (default: the paper's, scaled linearly with the global batch)",
-        group="optimisation", aliases=("--lr",),
-    )  # fmt: skip
-    momentum: float | None = option(None, "SGD momentum (default: the paper's)", group="optimisation")
+        None,
+        "used as given (default: the paper's, scaled linearly with the global batch)",
+        group="optimisation",
+        aliases=("--lr",),
+    )
+    momentum: float | None = option(
+        None, "SGD momentum (default: the paper's)", group="optimisation"
+    )
     nesterov: bool = option(False, "Nesterov momentum", group="optimisation")
     weight_decay: float | None = option(
-        None, "the papers' lambda on conv/dense kernels (default: the paper's)",
-        group="optimisation", aliases=("--wd",),
-    )  # fmt: skip
+        None,
+        "the papers' lambda on conv/dense kernels (default: the paper's)",
+        group="optimisation",
+        aliases=("--wd",),
+    )
     label_smoothing: float = option(
         0.0, "targets (1 - e) one-hot + e / classes", group="optimisation"
     )
     lr_warmup_epochs: float | None = option(
-        None, "warm-up length in epochs (default: the recipe's)", group="optimisation",
+        None,
+        "warm-up length in epochs (default: the recipe's)",
+        group="optimisation",
         aliases=("--warmup-epochs",),
-    )  # fmt: skip
-    lr_warmup_method: str | None = option(
-        None, "linear (ramp up) or constant (lr x 0.1 first; default: the recipe's)",
-        group="optimisation", choices=WARMUPS,
-    )  # fmt: skip
-    lr_boundaries: tuple[float, ...] | None = option(
-        None, "step schedule: epochs at which the rate is multiplied by --lr-gamma (default: "
-        "50%%, 75%% of the run)", group="optimisation",
-    )  # fmt: skip
-    lr_gamma: float = option(
-        0.1, "factor of the step and plateau schedules", group="optimisation"
     )
+    lr_warmup_method: str | None = option(
+        None,
+        "linear (ramp up) or constant (lr x 0.1 first; default: the recipe's)",
+        group="optimisation",
+        choices=WARMUPS,
+    )
+    lr_boundaries: tuple[float, ...] | None = option(
+        None,
+        "step schedule: epochs at which the rate is multiplied by --lr-gamma (default: "
+        "50%%, 75%% of the run)",
+        group="optimisation",
+    )
+    lr_gamma: float = option(0.1, "factor of the step and plateau schedules", group="optimisation")
     patience: int = option(5, "plateau schedule: epochs without improvement", group="optimisation")
     epochs: int | None = option(
         None, "default: the paper's on its dataset, else 10", group="optimisation"
@@ -172,19 +191,21 @@ class RunConfig:
         None, "clip the global norm of the (all-replica) gradient to this", group="optimisation"
     )
     model_ema: float | None = option(
-        None, "keep an exponential moving average of the weights with this decay per step "
+        None,
+        "keep an exponential moving average of the weights with this decay per step "
         "(e.g. 0.999); evaluated beside the weights, saved as model_ema.keras",
-        group="optimisation", aliases=("--model-ema-decay",),
-    )  # fmt: skip
+        group="optimisation",
+        aliases=("--model-ema-decay",),
+    )
     # --- speed ---
     precision: str = option(
-        "float32", "float16: mixed, loss scaling; bfloat16: mixed", group="speed",
+        "float32",
+        "float16: mixed, loss scaling; bfloat16: mixed",
+        group="speed",
         choices=list(PRECISIONS),
-    )  # fmt: skip
-    jit_compile: bool = option(False, "XLA-compile each replica's step", group="speed")
-    steps_per_execution: int = option(
-        1, "training steps per tf.function call", group="speed"
     )
+    jit_compile: bool = option(False, "XLA-compile each replica's step", group="speed")
+    steps_per_execution: int = option(1, "training steps per tf.function call", group="speed")
     # --- outputs ---
     output_dir: str | None = option(
         None, "reports, logs, model (default runs/MODEL_DATASET)", group="outputs"
@@ -195,21 +216,25 @@ class RunConfig:
     )
     keep_checkpoints: int = option(3, "checkpoints kept", group="outputs")
     resume: str = option(
-        RESUME_AUTO, "auto: from the run's newest checkpoint; none: start over, deleting the "
-        "checkpoints; or a checkpoint (directory or prefix) to start from", group="outputs",
-        metavar="auto|none|PATH",
-    )  # fmt: skip
-    log_every: int = option(
-        100, "loss and accuracy every N steps (0: never)", group="outputs"
-    )
-    progress_seconds: float = option(
-        5.0, "a progress line (step, images/s, ETA) at most every this many seconds",
+        RESUME_AUTO,
+        "auto: from the run's newest checkpoint; none: start over, deleting the "
+        "checkpoints; or a checkpoint (directory or prefix) to start from",
         group="outputs",
-    )  # fmt: skip
+        metavar="auto|none|PATH",
+    )
+    log_every: int = option(100, "loss and accuracy every N steps (0: never)", group="outputs")
+    progress_seconds: float = option(
+        5.0,
+        "a progress line (step, images/s, ETA) at most every this many seconds",
+        group="outputs",
+    )
     evaluate: str | None = option(
-        None, "only evaluate a .keras file, a .weights.h5 file (of --model), a checkpoint or "
-        "an exported SavedModel", group="outputs", metavar="SAVED",
-    )  # fmt: skip
+        None,
+        "only evaluate a .keras file, a .weights.h5 file (of --model), a checkpoint or "
+        "an exported SavedModel",
+        group="outputs",
+        metavar="SAVED",
+    )
     test_only: bool = option(
         False, "only evaluate the run's newest checkpoint (or --resume PATH)", group="outputs"
     )

@@ -117,14 +117,12 @@ class Controller:
                         f"{totals['loss']:.4f} accuracy {totals['accuracy']:.4f} lr "
                         f"{trainer.learning_rate(done + count - 1):.4g}"
                     )
-                if cadence.checkpoint_every and (done + count) % cadence.checkpoint_every == 0:
-                    if step < spe:
-                        trainer.average_non_trainable()
-                        path = self.checkpoints.save(Progress(epoch, step), done + count)
-                        if path:
-                            self.console.message(
-                                f"checkpoint {path} (epoch {epoch + 1}, step {step})"
-                            )
+                every = cadence.checkpoint_every
+                if every and (done + count) % every == 0 and step < spe:
+                    trainer.average_non_trainable()
+                    path = self.checkpoints.save(Progress(epoch, step), done + count)
+                    if path:
+                        self.console.message(f"checkpoint {path} (epoch {epoch + 1}, step {step})")
             train_results = trainer.train_totals.read()
             lr_end = trainer.learning_rate((epoch + 1) * spe - 1)
             results = self.evaluate()

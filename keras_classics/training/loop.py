@@ -248,9 +248,7 @@ class Trainer:
         """Scales this replica's gradients so that their all-replica sum has a global norm of
         at most `clip_grad_norm` (the optimizer sums them afterwards)."""
         present = [g for g in gradients if g is not None]
-        total = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, present
-        )
+        total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
         if self._loss_scaling:
             total = [g / self.optimizer.dynamic_scale for g in total]
         norm = tf.linalg.global_norm(total)

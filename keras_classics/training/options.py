@@ -48,9 +48,11 @@ def flag_of(item: dataclasses.Field) -> str:
 
 def _add_option(group: argparse._ArgumentGroup, item: dataclasses.Field, hint: Any) -> None:
     meta, kind = item.metadata, _value_type(hint)
-    default = item.default_factory() if item.default_factory is not dataclasses.MISSING else (
-        item.default
-    )  # fmt: skip
+    default = (
+        item.default_factory()
+        if item.default_factory is not dataclasses.MISSING
+        else (item.default)
+    )
     names = [flag_of(item), *meta["aliases"]]
     shown = "" if default in (None, (), {}) else f" (default {default})"
     arguments: dict[str, Any] = {

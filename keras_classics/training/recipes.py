@@ -171,9 +171,7 @@ class Hyperparameters:
         if self.schedule_name == "step":
             return StepSchedule(self.learning_rate, self.boundaries, self.gamma, **warmup)
         if self.schedule_name == "plateau":
-            return PlateauSchedule(
-                self.learning_rate, self.gamma, patience=self.patience, **warmup
-            )
+            return PlateauSchedule(self.learning_rate, self.gamma, patience=self.patience, **warmup)
         if self.schedule_name == "cosine":
             return CosineSchedule(
                 self.learning_rate, max(self.total_steps, 1 + self.warmup_steps), **warmup

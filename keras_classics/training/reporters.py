@@ -35,7 +35,7 @@ class Reporter:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -136,8 +136,12 @@ class TensorBoard(Reporter):
     """Scalars per epoch in `directory/train` and `directory/validation`."""
 
     TRAIN = ("loss", "accuracy", "learning_rate", "weight_decay_loss", "images_per_second")
-    VALIDATION = {"val_loss": "loss", "val_accuracy": "accuracy", "val_top5_accuracy":
-                  "top5_accuracy", "ema_val_accuracy": "ema_accuracy"}  # fmt: skip
+    VALIDATION = (
+        ("val_loss", "loss"),
+        ("val_accuracy", "accuracy"),
+        ("val_top5_accuracy", "top5_accuracy"),
+        ("ema_val_accuracy", "ema_accuracy"),
+    )
 
     def __init__(self, directory: str | os.PathLike, steps_per_epoch: int) -> None:
         self.log = reports.TensorBoardLog(directory)
@@ -146,7 +150,7 @@ class TensorBoard(Reporter):
     def on_epoch(self, record: Record, history: Sequence[Record]) -> None:
         step = record["epoch"] * self.steps_per_epoch
         self.log.scalars("train", {k: record.get(k) for k in self.TRAIN}, step)
-        values = {name: record.get(key) for key, name in self.VALIDATION.items()}
+        values = {name: record.get(key) for key, name in self.VALIDATION}
         self.log.scalars("validation", values, step)
 
 

@@ -52,8 +52,10 @@ class Resolved:
     hyperparameters: recipes.Hyperparameters = field(compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        derived = {k: list(v) if isinstance(v, tuple) else v
-                   for k, v in dataclasses.asdict(self.derived).items()}  # fmt: skip
+        derived = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self.derived).items()
+        }
         return {"options": self.options.to_json(), "derived": derived}
 
     def describe(self) -> str:
