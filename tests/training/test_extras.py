@@ -32,7 +32,7 @@ def plain(tmp_path_factory):
 
 @pytest.mark.parametrize("option", ["mixup_alpha", "cutmix_alpha"])
 def test_mixing_gives_soft_labels_and_a_higher_training_loss(option, plain, tmp_path):
-    _, totals, (images, labels) = first_steps(tmp_path, **{option: 1.0})
+    _, totals, (_, labels) = first_steps(tmp_path, **{option: 1.0})
     assert labels.shape == (32, 10)
     np.testing.assert_allclose(labels.sum(-1), 1.0, atol=1e-5)
     assert ((labels > 0.01).sum(-1) == 2).mean() > 0.5  # most rows mix two classes

@@ -177,7 +177,7 @@ def test_top_k_counts_ties_against_the_model():
 def test_soft_labels_train_on_their_cross_entropy(rng):
     strategy = tf.distribute.get_strategy()
     model = tiny_model()
-    images, labels = arrays(rng, 8)
+    images, _ = arrays(rng, 8)
     soft = rng.dirichlet(np.ones(3), size=8).astype("float32")  # as mixup / cutmix make
     before = [v.numpy() for v in model.trainable_variables]
     with tf.GradientTape() as tape:
