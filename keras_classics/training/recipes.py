@@ -178,19 +178,6 @@ class Hyperparameters:
             )
         return ConstantSchedule(self.learning_rate, **warmup)
 
-    def describe(self) -> str:
-        """Several lines for the start of a run's log."""
-        lines = [
-            f"recipe {self.recipe} ({self.paper.family}): SGD momentum {self.momentum:g}"
-            f"{' (Nesterov)' if self.nesterov else ''}, lr {self.learning_rate:g} at global "
-            f"batch {self.global_batch_size}, weight decay {self.weight_decay:g} "
-            f"(L2 {self.l2:g} on conv/dense kernels), label smoothing {self.label_smoothing:g}",
-            *self.notes,
-            f"schedule: {self.make_schedule().describe()}",
-            f"{self.epochs} epochs x {self.steps_per_epoch} steps = {self.total_steps} steps",
-        ]
-        return "\n".join(lines)
-
 
 def resolve(
     family: str,

@@ -117,7 +117,7 @@ def train(config: RunConfig) -> dict[str, Any]:
     setup.log(
         f"model {setup.entry.name}: {counts['trainable']:,} trainable + "
         f"{counts['non_trainable']:,} non-trainable parameters; weight decay on "
-        f"{len(decayed)} kernels; precision {config.precision}"
+        f"{len(decayed)} kernels; precision {config.precision}; schedule {schedule.describe()}"
     )
     progress, restored = _resume(setup, checkpoints)
     if setup.task.is_chief:

@@ -150,6 +150,19 @@ def test_replaying_the_summary_resolves_the_same_configuration(finished):
     assert changed.to_json() == {**stored["options"], "epochs": 7}
 
 
+def test_resume_from_a_given_checkpoint_into_a_new_run(finished, capsys):
+    tmp_path, summary = finished
+    start = tmp_path / "run" / "checkpoints" / "ckpt-3"  # the end of epoch 1
+    resumed = train(tiny_config(tmp_path / "branch", epochs=3, steps_per_epoch=3,
+                                resume=str(start)))  # fmt: skip
+    assert resumed["resumed_from"] == str(start)
+    assert "resumed from " + str(start) + ": 1 epoch(s) done" in capsys.readouterr().out
+    assert [r["epoch"] for r in reports.read_history(tmp_path / "branch" / "run")] == [2, 3]
+    assert resumed["checkpoint"].endswith("branch/run/checkpoints/ckpt-9")
+    with pytest.raises(ValueError, match=r"'nowhere' is not a checkpoint: give a checkpoint"):
+        train(tiny_config(tmp_path / "branch", resume="nowhere"))
+
+
 def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     train(tiny_config(tmp_path, epochs=1, steps_per_epoch=2))
     good = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
