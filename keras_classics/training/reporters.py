@@ -53,8 +53,10 @@ class Console(Reporter):
         global_batch_size: int,
         interval: float = 5.0,
         stream: TextIO | None = None,
+        active: bool = True,
     ) -> None:
         self.log = log
+        self.active = active  # False on the workers other than the chief
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.global_batch_size = global_batch_size
         self.interval = interval
@@ -65,6 +67,8 @@ class Console(Reporter):
         self._rewriting = False
 
     def on_steps(self, epoch: int, step: int) -> None:
+        if not self.active:
+            return
         now = time.perf_counter()
         if self._epoch_start is None or self._epoch_start[0] != epoch:
             self._epoch_start = (epoch, step, now)  # after the first call: no tracing in it

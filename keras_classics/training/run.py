@@ -129,6 +129,7 @@ def train(config: RunConfig) -> dict[str, Any]:
         steps_per_epoch=config.steps_per_epoch,
         global_batch_size=config.batch_size,
         interval=config.progress_seconds,
+        active=setup.task.is_chief,
     )
     reporters: list[Reporter] = []
     if setup.task.is_chief:

@@ -151,7 +151,7 @@ def test_replaying_the_summary_resolves_the_same_configuration(finished):
 
 
 def test_resume_from_a_given_checkpoint_into_a_new_run(finished, capsys):
-    tmp_path, summary = finished
+    tmp_path, _ = finished
     start = tmp_path / "run" / "checkpoints" / "ckpt-3"  # the end of epoch 1
     resumed = train(tiny_config(tmp_path / "branch", epochs=3, steps_per_epoch=3,
                                 resume=str(start)))  # fmt: skip
