@@ -24,8 +24,10 @@ from keras_classics.training.schedules import (
 # optimiser, weight decay and (scaled) learning rate.
 RECIPES = ("paper", "step", "plateau", "cosine", "constant")
 # Runs on datasets other than the paper's (where the paper's length means nothing) train this
-# many epochs unless --epochs says otherwise.
-DEFAULT_EPOCHS = 10
+# many epochs unless --epochs says otherwise. (The no-argument run, CIFAR ResNet-20 on the
+# 1,438 digits, reached test accuracy 0.930 after 10 epochs on this project's machines, 0.95-0.96
+# after 20.)
+DEFAULT_EPOCHS = 20
 # The step recipe's default boundaries, as fractions of the run: the CIFAR schedule's 32k and
 # 48k of 64k iterations (ResNet 4.2).
 STEP_FRACTIONS = (0.5, 0.75)
