@@ -23,6 +23,11 @@ def test_mirrored_step_equals_one_device_step():
     assert plain["max_update"] > 1e-3
     assert plain["max_weight_difference"] <= 1e-5 * plain["max_update"]
     assert plain["replica_spread"] == 0.0
+    # Clipping bounds the norm of the all-replica gradient (update = lr x clipped gradient), and
+    # 2 replicas clip exactly as one device does.
+    clipped = figures["clipped"]
+    assert clipped["update_norm"] == pytest.approx(0.1 * 1e-2, rel=1e-3)
+    assert clipped["max_weight_difference"] <= 1e-3 * clipped["update_norm"]
     bn = figures["bn"]
     # BN normalises each replica's half batch with its own statistics (documented): the step
     # equals one device computing the two halves separately, not the whole batch at once.
