@@ -1,7 +1,8 @@
 """Train a model of the zoo under tf.distribute with the papers' recipes (resumes automatically).
 
-python scripts/train.py                      # ResNet-20 on the embedded digits, a few minutes
+python scripts/train.py                      # ResNet-20 on the embedded digits, about a minute
 python scripts/train.py --model resnet50 --dataset imagenet2012 --data-dir DIR --strategy mirrored
+python scripts/train.py --config runs/resnet20_digits/config.json --epochs 20   # replay, changed
 python scripts/train.py --evaluate runs/resnet20_digits/model.keras
 
 Options and recipes: docs/training.md.
@@ -10,9 +11,11 @@ Options and recipes: docs/training.md.
 from __future__ import annotations
 
 import sys
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(f"{time.strftime('%H:%M:%S')} train.py: loading TensorFlow and Keras", flush=True)
     from keras_classics.training.options import parse_config
 
     config = parse_config(argv, description=__doc__.splitlines()[0])

@@ -20,11 +20,12 @@ from keras_classics.normalization import Normalization, get_normalization
 
 @dataclass(frozen=True)
 class Extras:
-    """Opt-in batch augmentations beyond the papers (all from keras-cv 0.9).
+    """Opt-in batch augmentations beyond the papers, with Keras 3's own layers.
 
-    randaugment: keras_cv.layers.RandAugment (Cubuk et al. 2019) with this magnitude (0-1),
-        2 ops per image; mixup / cutmix: keras_cv.layers.MixUp / CutMix with this alpha
-        (Zhang et al. 2018 / Yun et al. 2019); label_smoothing: Szegedy et al. 2016.
+    randaugment: `keras.layers.RandAugment` (Cubuk et al. 2019), 2 ops per image, with this
+        factor (0-1); mixup / cutmix: `keras.layers.MixUp` / `CutMix` with this alpha
+        (Zhang et al. 2018 / Yun et al. 2019); random_erase: `keras.layers.RandomErasing`
+        (Zhong et al. 2020) with this probability; label_smoothing: Szegedy et al. 2016.
     Any of mixup, cutmix or label_smoothing turns the labels into float32 one-hot (soft)
     vectors [batch, classes]: train with a categorical (not sparse) cross-entropy then.
     """
@@ -32,6 +33,7 @@ class Extras:
     randaugment: float | None = None
     mixup: float | None = None
     cutmix: float | None = None
+    random_erase: float | None = None
     label_smoothing: float = 0.0
 
     @property
@@ -45,23 +47,34 @@ def smooth_labels(one_hot: tf.Tensor, smoothing: float) -> tf.Tensor:
     return one_hot * (1.0 - smoothing) + smoothing / classes
 
 
+def _mix(layer, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A MixUp / CutMix layer on one batch: (images, soft labels)."""
+    mixed = layer({"images": images, "labels": labels}, training=True)
+    return mixed["images"], mixed["labels"]
+
+
 def _apply_extras(dataset: tf.data.Dataset, extras: Extras, num_classes: int, seed):
-    import keras_cv  # imported only when asked for: it is large
+    import keras
+
+    def images_only(layer):
+        return lambda x, y: (layer(x, training=True), y)
 
     if extras.randaugment:
-        layer = keras_cv.layers.RandAugment(
-            value_range=(0, 255), magnitude=extras.randaugment, seed=seed
-        )
-        dataset = dataset.map(lambda x, y: (layer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        layer = keras.layers.RandAugment(value_range=(0, 255), factor=extras.randaugment, seed=seed)
+        dataset = dataset.map(images_only(layer), num_parallel_calls=tf.data.AUTOTUNE)
+    if extras.random_erase:
+        layer = keras.layers.RandomErasing(factor=extras.random_erase, seed=seed)
+        dataset = dataset.map(images_only(layer), num_parallel_calls=tf.data.AUTOTUNE)
     if not extras.soft_labels:
         return dataset
     dataset = dataset.map(lambda x, y: (x, tf.one_hot(y, num_classes)))
-    for alpha, layer_class in ((extras.mixup, "MixUp"), (extras.cutmix, "CutMix")):
-        if alpha:
-            layer = getattr(keras_cv.layers, layer_class)(alpha=alpha, seed=seed)
+    for layer in (
+        extras.mixup and keras.layers.MixUp(alpha=extras.mixup, seed=seed),
+        extras.cutmix and keras.layers.CutMix(factor=extras.cutmix, seed=seed),
+    ):
+        if layer:
             dataset = dataset.map(
-                lambda x, y, layer=layer: tuple(layer({"images": x, "labels": y}).values()),
-                num_parallel_calls=tf.data.AUTOTUNE,
+                lambda x, y, layer=layer: _mix(layer, x, y), num_parallel_calls=tf.data.AUTOTUNE
             )
     if extras.label_smoothing:
         dataset = dataset.map(lambda x, y: (x, smooth_labels(y, extras.label_smoothing)))
@@ -85,6 +98,7 @@ def make_dataset(
     batch_size: int,
     training: bool,
     image_size: int | None = None,
+    resize_size: int | None = None,
     normalization: str | Normalization | None = None,
     input_context: tf.distribute.InputContext | None = None,
     seed: int | None = None,
@@ -101,6 +115,9 @@ def make_dataset(
         view per image per epoch, new views every epoch); otherwise the evaluation view
         (resize, centre crop) in order, partial last batch kept.
     batch_size: per input pipeline (per replica under `distribute_dataset`).
+    image_size: the training crop, or the evaluation centre crop (default: the recipe's).
+    resize_size: evaluation only: the shorter side before the centre crop (default: the
+        recipe's for `image_size`).
     input_context: read only this pipeline's shard (distinct files per worker).
     seed: with `deterministic=True`, two runs give identical batches (augmentation uses
         stateless random ops seeded per element); otherwise order may vary for speed.
@@ -147,7 +164,7 @@ def make_dataset(
             augment, num_parallel_calls=tf.data.AUTOTUNE
         )
     else:
-        resize_size = recipe.eval_resize_size(image_size)
+        resize_size = resize_size or recipe.eval_resize_size(image_size)
         dataset = dataset.map(
             lambda image, label: (
                 preprocess_for_eval(

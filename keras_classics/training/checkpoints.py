@@ -66,9 +66,10 @@ class Checkpoints:
         """The newest complete checkpoint of the run (in the chief's directory), if any."""
         return tf.train.latest_checkpoint(self.directory)
 
-    def restore(self) -> tuple[Progress, str | None]:
-        """Restores the newest checkpoint; returns the progress it recorded and its path."""
-        path = self.latest()
+    def restore(self, start: str | None = None) -> tuple[Progress, str | None]:
+        """Restores the newest checkpoint (or `start`: a checkpoint prefix or a directory of
+        checkpoints); returns the progress it recorded and its path."""
+        path = self.latest() if start is None else find_checkpoint(start)
         if path is None:
             return Progress(), None
         try:
@@ -91,6 +92,18 @@ class Checkpoints:
             shutil.rmtree(self._write_dir, ignore_errors=True)
             return None
         return path
+
+
+def find_checkpoint(path: str | os.PathLike) -> str:
+    """The checkpoint prefix `path` names: itself, or the newest one in a directory."""
+    path = os.fspath(path)
+    prefix = tf.train.latest_checkpoint(path) if os.path.isdir(path) else path
+    if prefix is None or not tf.io.gfile.exists(f"{prefix}.index"):
+        raise ValueError(
+            f"{path!r} is not a checkpoint: give a checkpoint prefix (e.g. "
+            "runs/NAME/checkpoints/ckpt-20) or a directory holding checkpoints"
+        )
+    return prefix
 
 
 def remove_checkpoints(directory: str | os.PathLike, task: Task) -> None:

@@ -24,8 +24,10 @@ from keras_classics.training.schedules import (
 # optimiser, weight decay and (scaled) learning rate.
 RECIPES = ("paper", "step", "plateau", "cosine", "constant")
 # Runs on datasets other than the paper's (where the paper's length means nothing) train this
-# many epochs unless --epochs says otherwise.
-DEFAULT_EPOCHS = 10
+# many epochs unless --epochs says otherwise. (The no-argument run, CIFAR ResNet-20 on the
+# 1,438 digits, reached test accuracy 0.930 after 10 epochs on this project's machines, 0.95-0.96
+# after 20.)
+DEFAULT_EPOCHS = 20
 # The step recipe's default boundaries, as fractions of the run: the CIFAR schedule's 32k and
 # 48k of 64k iterations (ResNet 4.2).
 STEP_FRACTIONS = (0.5, 0.75)
@@ -152,6 +154,7 @@ class Hyperparameters:
     warmup_steps: int
     warmup: str
     boundaries: tuple[int, ...] = ()
+    gamma: float = 0.1
     patience: int = 5
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -168,27 +171,14 @@ class Hyperparameters:
         """Builds the schedule (create it inside the strategy's scope)."""
         warmup = {"warmup_steps": self.warmup_steps, "warmup": self.warmup}
         if self.schedule_name == "step":
-            return StepSchedule(self.learning_rate, self.boundaries, **warmup)
+            return StepSchedule(self.learning_rate, self.boundaries, self.gamma, **warmup)
         if self.schedule_name == "plateau":
-            return PlateauSchedule(self.learning_rate, patience=self.patience, **warmup)
+            return PlateauSchedule(self.learning_rate, self.gamma, patience=self.patience, **warmup)
         if self.schedule_name == "cosine":
             return CosineSchedule(
                 self.learning_rate, max(self.total_steps, 1 + self.warmup_steps), **warmup
             )
         return ConstantSchedule(self.learning_rate, **warmup)
-
-    def describe(self) -> str:
-        """Several lines for the start of a run's log."""
-        lines = [
-            f"recipe {self.recipe} ({self.paper.family}): SGD momentum {self.momentum:g}"
-            f"{' (Nesterov)' if self.nesterov else ''}, lr {self.learning_rate:g} at global "
-            f"batch {self.global_batch_size}, weight decay {self.weight_decay:g} "
-            f"(L2 {self.l2:g} on conv/dense kernels), label smoothing {self.label_smoothing:g}",
-            *self.notes,
-            f"schedule: {self.make_schedule().describe()}",
-            f"{self.epochs} epochs x {self.steps_per_epoch} steps = {self.total_steps} steps",
-        ]
-        return "\n".join(lines)
 
 
 def resolve(
@@ -207,7 +197,9 @@ def resolve(
     nesterov: bool = False,
     label_smoothing: float = 0.0,
     warmup_epochs: float | None = None,
+    warmup: str | None = None,
     boundaries_epochs: tuple[float, ...] | None = None,
+    gamma: float = 0.1,
     patience: int = 5,
 ) -> Hyperparameters:
     """Resolves a run's hyper-parameters from the family's paper recipe and the overrides.
@@ -248,12 +240,12 @@ def resolve(
     schedule = paper.schedule if recipe == "paper" else recipe
     total = epochs * steps_per_epoch
 
-    warmup, warmup_steps = "linear", 0
+    warmup_steps, method = 0, "linear"
     min_depth, iterations = paper.warmup_iterations_from_depth
     if warmup_epochs is not None:
         warmup_steps = round(warmup_epochs * steps_per_epoch)
     elif recipe == "paper" and iterations and model_depth(model_name) >= min_depth:
-        warmup = "constant"
+        method = "constant"
         warmup_steps = math.ceil(iterations * paper.batch_size / batch)
     elif schedule == "cosine":
         warmup_steps = min(round(COSINE_WARMUP_EPOCHS * steps_per_epoch), total // 10)
@@ -280,8 +272,9 @@ def resolve(
         steps_per_epoch=steps_per_epoch,
         schedule_name=schedule,
         warmup_steps=warmup_steps,
-        warmup=warmup,
+        warmup=warmup or method,
         boundaries=boundaries,
+        gamma=gamma,
         patience=patience,
         notes=tuple(notes),
     )

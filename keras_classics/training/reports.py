@@ -1,4 +1,5 @@
-"""What a run leaves behind: history (CSV and JSON), summary JSON, PNG plots, TensorBoard logs.
+"""What a run leaves behind: history (CSV and JSON), summary JSON, PNG plots, TensorBoard logs,
+per-class accuracy and the confusion matrix (CSV and PNG).
 
 Only the chief writes them. Files are written to a temporary name and renamed, so a reader (or
 a run killed while writing) never sees half a file.
@@ -20,8 +21,12 @@ HISTORY_JSON = "history.json"
 SUMMARY_JSON = "summary.json"
 PLOT_PNG = "history.png"
 TENSORBOARD_DIR = "tensorboard"
+CONFUSION_CSV = "confusion.csv"
+CONFUSION_PNG = "confusion.png"
+PER_CLASS_CSV = "per_class.csv"
 
-# The columns of the history, one row per epoch.
+# The columns of the history, one row per epoch. `learning_rate` is the rate of the epoch's
+# first step, `learning_rate_end` of its last; `ema_*` are empty without --model-ema.
 HISTORY_FIELDS = (
     "epoch",
     "loss",
@@ -29,10 +34,14 @@ HISTORY_FIELDS = (
     "val_loss",
     "val_accuracy",
     "val_top5_accuracy",
+    "ema_val_loss",
+    "ema_val_accuracy",
     "learning_rate",
+    "learning_rate_end",
     "weight_decay_loss",
     "images_per_second",
     "epoch_seconds",
+    "time",
 )
 
 
@@ -68,7 +77,7 @@ def write_history(rows: Sequence[Mapping[str, Any]], directory: str | os.PathLik
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row.get(k, "") for k in HISTORY_FIELDS})
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in HISTORY_FIELDS})
     _atomic_write(directory / HISTORY_CSV, buffer.getvalue())
     write_json({"history": list(rows)}, directory / HISTORY_JSON)
 
@@ -97,7 +106,11 @@ def plot_history(
     panels = (
         ("loss", (("loss", "training"), ("val_loss", "validation")), "log"),
         ("accuracy", (("accuracy", "training"), ("val_accuracy", "validation")), "linear"),
-        ("learning rate", (("learning_rate", "end of epoch"),), "log"),
+        (
+            "learning rate",
+            (("learning_rate", "first step"), ("learning_rate_end", "last step")),
+            "log",
+        ),
     )
     for index, (label, series, scale) in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), index + 1)
@@ -117,6 +130,65 @@ def plot_history(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     return path
+
+
+def write_confusion(
+    confusion: Sequence[Sequence[int]],
+    class_names: Sequence[str],
+    directory: str | os.PathLike,
+    title: str = "",
+) -> dict[str, float]:
+    """Writes confusion.csv (rows: true class, columns: predicted), per_class.csv (examples
+    and accuracy per class) and confusion.png; returns the accuracy per class name."""
+    directory = Path(directory)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["true \\ predicted", *class_names])
+    for name, row in zip(class_names, confusion, strict=True):
+        writer.writerow([name, *row])
+    _atomic_write(directory / CONFUSION_CSV, buffer.getvalue())
+    per_class = {}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["class", "examples", "accuracy"])
+    for index, (name, row) in enumerate(zip(class_names, confusion, strict=True)):
+        total = sum(row)
+        per_class[name] = row[index] / total if total else float("nan")
+        writer.writerow([name, total, "" if not total else per_class[name]])
+    _atomic_write(directory / PER_CLASS_CSV, buffer.getvalue())
+    _plot_confusion(confusion, class_names, directory / CONFUSION_PNG, title)
+    return per_class
+
+
+def _plot_confusion(
+    confusion: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str
+) -> None:
+    """The confusion matrix as an image, each row normalised to the class's examples."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(confusion, dtype=float)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(4 + 0.4 * len(class_names), 20)
+    figure = Figure(figsize=(size, size), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, label="fraction of the true class")
+    if len(class_names) <= 30:
+        ticks = range(len(class_names))
+        axes.set_xticks(ticks, class_names, rotation=90)
+        axes.set_yticks(ticks, class_names)
+        for (row, column), count in np.ndenumerate(counts):
+            if count:
+                color = "white" if rates[row, column] > 0.5 else "black"
+                axes.text(column, row, int(count), ha="center", va="center", color=color)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title or "confusion matrix")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
 
 
 class TensorBoardLog:

@@ -1,7 +1,8 @@
 """A synthetic, learnable dataset for throughput runs and tests: `--dataset synthetic`.
 
 Each class is a random coarse colour pattern; each image is its class's pattern plus noise, so
-a network learns it in a few steps, at any image size, without files or downloads.
+a network learns it in a few steps, without files or downloads. The images are 32x32, like
+CIFAR's; the pipeline resizes them to any crop size (the patterns are coarse: 4x4 blocks).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from keras_classics.data import DataSource, from_arrays
 NAME = "synthetic"
 SIZES = {"train": 512, "test": 128}
 NUM_CLASSES = 10
+IMAGE_SIZE = 32
 
 
 def synthetic_arrays(
@@ -32,13 +34,11 @@ def synthetic_arrays(
     return np.clip(np.round(images), 0, 255).astype(np.uint8), labels
 
 
-def synthetic_source(
-    image_size: int, *, sizes: dict[str, int] | None = None, seed: int = 0
-) -> DataSource:
-    """The synthetic source: splits "train" and "test" (`SIZES`) at `image_size`."""
+def synthetic_source(*, sizes: dict[str, int] | None = None, seed: int = 0) -> DataSource:
+    """The synthetic source: splits "train" and "test" (`SIZES`) of 32x32 images."""
     sizes = sizes or SIZES
     splits = {
-        split: synthetic_arrays(count, image_size, seed=seed + index)
+        split: synthetic_arrays(count, IMAGE_SIZE, seed=seed + index)
         for index, (split, count) in enumerate(sizes.items())
     }
     return from_arrays(splits, class_names=[f"class_{i}" for i in range(NUM_CLASSES)], name=NAME)

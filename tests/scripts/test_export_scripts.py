@@ -1,5 +1,5 @@
 """scripts/export.py, scripts/predict.py (local mode, both REST formats) and
-scripts/benchmark_export.py as a user runs them, on a small CIFAR ResNet-20."""
+`python -m benchmarks.export` as a user runs them, on a small CIFAR ResNet-20."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_predict_reports_the_servers_error(exported):
 
 def test_benchmark_export_prints_latency_throughput_and_overhead():
     out = run_python(
-        "scripts/benchmark_export.py", "--model", "resnet20", "--model-option", "classes=4",
+        "-m", "benchmarks.export", "--model", "resnet20", "--model-option", "classes=4",
         "--normalization", "cifar10", "--resize-size", "32", "--iterations", "3",
         "--batch-size", "4", "--batch-iterations", "2", "--warmup", "1",
     )  # fmt: skip

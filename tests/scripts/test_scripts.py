@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import re
 
-import numpy as np
 import pytest
 
 from keras_classics.cli import parse_model_option
@@ -20,43 +18,6 @@ def test_demo_prints_the_profile_and_runs_a_forward_pass():
     assert "-> output (2, 7) float32" in out
 
 
-@pytest.mark.parametrize("pair", ["resnet50", "vgg16", "alexnet_lrn"])
-def test_benchmark_compares_side_by_side(pair):
-    out = run_python(
-        "scripts/benchmark.py",
-        "--pair",
-        pair,
-        "--batch-size",
-        "2",
-        "--image-size",
-        "224" if pair != "resnet50" else "64",
-        "--steps",
-        "1",
-        "--rounds",
-        "1",
-        "--warmup",
-        "1",
-    )
-    pattern = r"^(inference|training)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+\(([\d.]+)-([\d.]+)\)$"
-    rows = re.findall(pattern, out, re.M)
-    assert [row[0] for row in rows] == ["inference", "training"], out
-    for _, ours, peer, ratio, low, high in rows:  # one round: its ratio is ours / peer
-        ours, peer, ratio = float(ours), float(peer), float(ratio)
-        # img/s are printed to 0.005, the ratio to 0.005: the bounds of ours / peer
-        assert (ours - 0.005) / (peer + 0.005) - 0.005 <= ratio
-        assert ratio <= (ours + 0.005) / (peer - 0.005) + 0.005
-        assert float(low) == ratio == float(high)
-
-
-def test_alexnet_lrn_pair_computes_the_same_function(rng):
-    from keras_classics.benchmark import build_pair
-
-    _, ours, peer = build_pair("alexnet_lrn", 224)
-    peer.set_weights(ours.get_weights())
-    x = rng.uniform(0, 255, (2, 224, 224, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(peer(x)), np.asarray(ours(x)), rtol=1e-4, atol=1e-6)
-
-
 def test_model_options_parse_as_literals():
     options = ["shortcut=A", "plain=True", "input_shape=(64, 64, 3)"]
     assert dict(map(parse_model_option, options)) == {
@@ -66,11 +27,3 @@ def test_model_options_parse_as_literals():
     }
     with pytest.raises(argparse.ArgumentTypeError, match="name=value"):
         parse_model_option("shortcut")
-
-
-def test_comparison_ratio_is_the_median_of_round_ratios():
-    from keras_classics.benchmark import Comparison
-
-    result = Comparison("inference", ours_rounds=(10.0, 12.0, 9.0), peer_rounds=(10.0, 10.0, 10.0))
-    assert result.round_ratios == (1.0, 1.2, 0.9)
-    assert result.ratio == 1.0 and result.ours == 10.0 and result.peer == 10.0

@@ -1,8 +1,11 @@
-"""scripts/train.py as a user runs it: SIGKILL mid-epoch, restart, finish; clear errors."""
+"""scripts/train.py as a user runs it: SIGKILL mid-epoch, restart, finish; progress from the
+first seconds; clear errors."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import tensorflow as tf
 
@@ -12,9 +15,16 @@ from tests.training.processes import TINY, Training, resumed_from
 
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     command = [*TINY, "--epochs", "4", "--steps-per-epoch", "6", "--checkpoint-every", "4",
-               "--output-dir", str(tmp_path)]  # fmt: skip
+               "--output-dir", str(tmp_path), "--progress-seconds", "0"]  # fmt: skip
+    started = time.perf_counter()
     first = Training(command)
+    first.until(lambda line: True)
+    assert time.perf_counter() - started < 5.0, first.lines  # a first line within 5 s
+    assert re.match(r"\d\d:\d\d:\d\d train.py: loading", first.lines[0])
     first.until(lambda line: "(epoch 2, step 2)" in line)  # global step 8, mid-epoch 2
+    # A progress line within the epoch, with step count, speed and ETA, before the epoch line.
+    progress = [line for line in first.lines if re.search(r" epoch 1/4 step \d/6 \[", line)]
+    assert progress and re.search(r"\] [\d.]+ images/s, ETA 0:00:\d\d$", progress[0]), first.lines
     first.kill()
     assert "test accuracy" not in "\n".join(first.lines)
 
@@ -23,11 +33,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     number, epochs_done, steps_done = resumed_from(out)
     assert number >= 8 and number == 6 * epochs_done + steps_done, out
     # Finished epochs are not repeated: the restarted run reports only the later ones.
-    reported = [
-        int(line.split()[1].split("/")[0])
-        for line in out.splitlines()
-        if line.startswith("epoch ") and ":" in line.split()[1]
-    ]
+    reported = [int(m) for m in re.findall(r"^\d\d:\d\d:\d\d epoch (\d)/4: loss", out, re.M)]
     assert reported == list(range(epochs_done + 1, 5)), out
     history = reports.read_history(tmp_path)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]

@@ -19,7 +19,7 @@ import tensorflow as tf  # noqa: E402
 from keras_classics.training.loop import Trainer  # noqa: E402
 from keras_classics.training.regularization import add_weight_decay  # noqa: E402
 
-BATCH, LR, DECAY = 8, 0.1, 1e-2
+BATCH, LR, DECAY, CLIP = 8, 0.1, 1e-2, 1e-2
 
 
 def model_fn(batch_norm: bool) -> keras.Model:
@@ -34,12 +34,15 @@ def model_fn(batch_norm: bool) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
-def one_step(strategy, batch_norm, images, labels):
-    """Loss reported and weights after one SGD step of the global batch under `strategy`."""
+def one_step(strategy, batch_norm, images, labels, clip=None):
+    """Loss reported and weights after one SGD step of the global batch under `strategy`
+    (with the gradient's global norm clipped to `clip`)."""
     with strategy.scope():
         model = model_fn(batch_norm)
         add_weight_decay(model, DECAY)
-        trainer = Trainer(strategy, model, keras.optimizers.SGD(LR), global_batch_size=BATCH)
+        trainer = Trainer(
+            strategy, model, keras.optimizers.SGD(LR), global_batch_size=BATCH, clip_grad_norm=clip
+        )
 
     def dataset_fn(context):
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -98,6 +101,17 @@ def main() -> None:
             float(np.abs(a - b).max()) for a, b in zip(weights_1, weights_2, strict=True)
         ),
         "replica_spread": spread,
+    }
+    # Clipping the global norm of the whole gradient: the same update over 2 replicas.
+    _, clipped_1, _ = one_step(default, False, images, labels, clip=CLIP)
+    _, clipped_2, _ = one_step(mirrored, False, images, labels, clip=CLIP)
+    figures["clipped"] = {
+        "update_norm": float(
+            np.sqrt(sum(((w - s) ** 2).sum() for w, s in zip(clipped_1, start, strict=True)))
+        ),
+        "max_weight_difference": max(
+            float(np.abs(a - b).max()) for a, b in zip(clipped_1, clipped_2, strict=True)
+        ),
     }
     loss_full, weights_full, _ = one_step(default, True, images, labels)
     loss_bn, weights_bn, spread = one_step(mirrored, True, images, labels)

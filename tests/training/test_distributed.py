@@ -23,6 +23,11 @@ def test_mirrored_step_equals_one_device_step():
     assert plain["max_update"] > 1e-3
     assert plain["max_weight_difference"] <= 1e-5 * plain["max_update"]
     assert plain["replica_spread"] == 0.0
+    # Clipping bounds the norm of the all-replica gradient (update = lr x clipped gradient), and
+    # 2 replicas clip exactly as one device does.
+    clipped = figures["clipped"]
+    assert clipped["update_norm"] == pytest.approx(0.1 * 1e-2, rel=1e-3)
+    assert clipped["max_weight_difference"] <= 1e-3 * clipped["update_norm"]
     bn = figures["bn"]
     # BN normalises each replica's half batch with its own statistics (documented): the step
     # equals one device computing the two halves separately, not the whole batch at once.
@@ -56,11 +61,11 @@ def test_multi_worker_cluster_trains_in_sync_and_resumes_after_a_kill(tmp_path):
     chief_pids.add(chief.pid)
     number, epochs_done, _ = resumed_from(chief_out)
     assert number >= 3 and epochs_done >= 1
-    assert "global batch 16 = 2 replica(s) x 8 per replica" in chief_out
+    assert "  replicas = 2\n" in chief_out and "  per_replica_batch_size = 8\n" in chief_out
     # Both workers trained the same model (they would block each other otherwise).
     assert digest(chief_out) == digest(worker_out)
     # Only the chief prints progress and writes checkpoints, logs and reports.
-    assert not re.search(r"^epoch |^checkpoint |^reports in", worker_out, re.M), worker_out
+    assert not re.search(r"^\S+ (epoch |checkpoint |reports in)", worker_out, re.M), worker_out
     assert [row["epoch"] for row in reports.read_history(tmp_path)] == [1, 2]
     checkpoint_dir = tmp_path / "checkpoints"
     assert not [p for p in checkpoint_dir.iterdir() if p.name.startswith(".worker")]
@@ -69,7 +74,8 @@ def test_multi_worker_cluster_trains_in_sync_and_resumes_after_a_kill(tmp_path):
     writers = {int(path.name.split(".")[-3]) for path in events}  # ...<host>.<pid>.<n>.v2
     assert events and writers <= chief_pids, (writers, chief_pids)
     summary = json.loads((tmp_path / reports.SUMMARY_JSON).read_text())
-    assert summary["workers"] == 2 and summary["replicas"] == 2
+    assert summary["config"]["derived"]["workers"] == 2
+    assert summary["config"]["derived"]["replicas"] == 2
     assert summary["weights_digest"] == digest(chief_out)
     assert [p.name for p in export.iterdir()] == ["1"]
     assert (export / "1" / "saved_model.pb").is_file()

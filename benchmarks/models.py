@@ -1,42 +1,27 @@
-"""Throughput of two models measured side by side, in one process, interleaved."""
+"""Throughput of keras_classics models against their peers, measured side by side in one run.
+
+    python -m benchmarks.models                        # ResNet50, batch 32, 224x224
+    python -m benchmarks.models --pair vgg16 --batch-size 8 --steps 3
+    python -m benchmarks.models --pair alexnet_lrn
+Pairs: resnet50 (vs keras.applications.ResNet50), vgg16 (vs keras.applications.VGG16),
+alexnet_lrn (paper AlexNet with our LRN layer vs the same with tf.nn.local_response_normalization).
+Prints median images/s of both and the median per-round ratio ours / peer (above 1.0: ours is
+faster) with its min-max over the rounds.
+"""
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import os
+import platform
 import time
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+from benchmarks.comparison import Comparison
+
 MODES = ("inference", "training")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Images/s of `ours` and `peer` in each timed round of one mode."""
-
-    mode: str
-    ours_rounds: tuple[float, ...]
-    peer_rounds: tuple[float, ...]
-
-    @property
-    def ours(self) -> float:
-        return statistics.median(self.ours_rounds)
-
-    @property
-    def peer(self) -> float:
-        return statistics.median(self.peer_rounds)
-
-    @property
-    def round_ratios(self) -> tuple[float, ...]:
-        """ours / peer of each round (the two were timed back to back)."""
-        return tuple(o / p for o, p in zip(self.ours_rounds, self.peer_rounds, strict=True))
-
-    @property
-    def ratio(self) -> float:
-        """Median of the per-round ratios: above 1.0, ours is faster."""
-        return statistics.median(self.round_ratios)
 
 
 def _step(model: keras.Model, mode: str, images: np.ndarray, labels: np.ndarray) -> None:
@@ -150,3 +135,42 @@ def build_pair(name: str, image_size: int) -> tuple[str, keras.Model, keras.Mode
         raise ValueError(f"unknown pair {name!r}; choose one of {list(PAIRS)}")
     description, build = PAIRS[name]
     return description, *build((image_size, image_size, 3))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pair", choices=list(PAIRS), default="resnet50")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per model")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    args = parser.parse_args(argv)
+
+    description, ours, peer = build_pair(args.pair, args.image_size)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    print(
+        f"{description}, batch {args.batch_size}, {args.image_size}x{args.image_size}, "
+        f"keras {keras.__version__} on {keras.backend.backend()}, {machine}"
+    )
+    print(f"{'mode':<10} {'ours img/s':>11} {'peer img/s':>11} {'ratio':>7}  (per-round min-max)")
+    for mode in args.modes:
+        result = compare(
+            ours,
+            peer,
+            mode=mode,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            warmup=args.warmup,
+            rounds=args.rounds,
+        )
+        spread = f"{min(result.round_ratios):.2f}-{max(result.round_ratios):.2f}"
+        print(
+            f"{mode:<10} {result.ours:>11.2f} {result.peer:>11.2f} {result.ratio:>6.2f}x"
+            f"  ({spread})"
+        )
+
+
+if __name__ == "__main__":
+    main()

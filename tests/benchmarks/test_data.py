@@ -1,10 +1,10 @@
-"""The pipeline benchmark's parts (the figures themselves come from scripts/benchmark_data.py)."""
+"""The pipeline benchmark's parts (the figures themselves come from `python -m benchmarks.data`)."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_classics.data.benchmark import compare_orders, write_imagenet_like_jpegs
+from benchmarks.data import compare_orders, write_imagenet_like_jpegs
 from tests.helpers import run_python
 
 
@@ -20,7 +20,8 @@ def test_generated_jpegs_look_like_imagenet_files_and_both_orders_run(tmp_path):
 
 def test_the_benchmark_script_prints_the_ratio():
     output = run_python(
-        "scripts/benchmark_data.py",
+        "-m",
+        "benchmarks.data",
         "--images",
         "4",
         "--rounds",
