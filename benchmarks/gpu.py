@@ -5,8 +5,8 @@ step, as Keras's own JAX trainer does); torchvision's run in PyTorch (channels_l
 autocast, `torch.compile`). Every figure is taken in alternating rounds in one process, so a
 drift of the machine (clocks, temperature, a neighbour) reaches every candidate alike:
 
-    KERAS_BACKEND=jax python benchmarks/gpu.py --out results/  # docs/performance.md
-    KERAS_BACKEND=jax python benchmarks/gpu.py --tiny --groups alexnet --out /tmp/g  # CPU check
+    KERAS_BACKEND=jax python -m benchmarks.gpu --out results/  # docs/performance.md
+    KERAS_BACKEND=jax python -m benchmarks.gpu --tiny --models alexnet_owt,tv_alexnet --out /tmp/g
 
 Per candidate: training images/s (bf16 mixed precision, SGD with momentum, synthetic data
 already on the device), inference images/s at the same batch, latency at batch 1, peak device
@@ -38,7 +38,6 @@ import keras
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras_classics as kc
 from keras_classics.weights.torchvision import import_torchvision
 

@@ -22,7 +22,8 @@ def tiny_run(tmp_path_factory) -> dict[str, list[dict]]:
     """One tiny run of a model pair under KERAS_BACKEND=jax: the rows of gpu.csv by table."""
     out = tmp_path_factory.mktemp("gpu")
     run_python(
-        str(SCRIPT),
+        "-m",
+        "benchmarks.gpu",
         "--tiny",
         "--rounds",
         "3",
@@ -108,10 +109,11 @@ def test_lrn_ablation_removes_only_the_lrn_layers(monkeypatch):
 
 def test_bad_model_name_is_one_clear_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--models", "resnet5O", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.gpu", "--models", "resnet5O", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         env={"KERAS_BACKEND": "jax", "PATH": ""},
+        cwd=REPO,
         timeout=300,
     )
     assert result.returncode == 2
