@@ -148,38 +148,6 @@ def check_args(
 # --- the MNIST-1D paper's baselines ------------------------------------------------------
 
 
-def MNIST1DLogistic(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: Sequence[int | None] | None = None,
-    pooling: str | None = None,
-    classes: int = CLASSES,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-) -> keras.Model:
-    """Logistic regression on the raw signal (MNIST-1D paper: 32% test accuracy).
-
-    Arguments as `keras.applications`; `input_shape` is `(length,)` or `(length, channels)`
-    (default `(40,)`). Without the top the model returns its (flattened) input.
-    """
-    weights = check_args(
-        include_top=include_top,
-        weights=weights,
-        pooling=pooling,
-        classes=classes,
-        config={"model": "logistic"},
-    )
-    inputs, x = signal_input(
-        input_tensor, input_shape, min_length=1, model_name="logistic", fixed_length=True
-    )
-    if len(x.shape) == 3:
-        x = layers.Flatten(data_format=DATA_FORMAT, name="flatten")(x)
-    if include_top:
-        x = classifier(x, classes, classifier_activation)
-    return load_weights(keras.Model(inputs, x, name=name or "logistic_1d"), weights)
-
-
 def MNIST1DMLP(
     include_top: bool = True,
     weights: str | os.PathLike | None = None,
@@ -194,26 +162,37 @@ def MNIST1DMLP(
 ) -> keras.Model:
     """The MNIST-1D paper's MLP (68%): `fc1` ReLU, h + ReLU(`fc2` h), `predictions`.
 
-    `hidden` units per layer (100 in the paper's `models.py`: 15,210 parameters).
+    Arguments as `keras.applications`; `input_shape` is `(length,)` or `(length, channels)`
+    (default `(40,)`). `hidden` units per layer: 100 in the paper's `models.py` (15,210
+    parameters); 0 leaves out the hidden layers: logistic regression (`MNIST1DLogistic`).
+    Without the top the model returns the last hidden layer (or the flattened input).
     """
+    model = "mlp" if hidden else "logistic"
     weights = check_args(
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": "mlp"},
+        config={"model": model},
     )
     inputs, x = signal_input(
-        input_tensor, input_shape, min_length=1, model_name="mlp", fixed_length=True
+        input_tensor, input_shape, min_length=1, model_name=model, fixed_length=True
     )
     if len(x.shape) == 3:
         x = layers.Flatten(data_format=DATA_FORMAT, name="flatten")(x)
-    x = layers.Dense(hidden, activation="relu", name="fc1")(x)
-    residual = layers.Dense(hidden, activation="relu", name="fc2")(x)
-    x = layers.Add(name="fc2_add")([x, residual])
+    if hidden:
+        x = layers.Dense(hidden, activation="relu", name="fc1")(x)
+        residual = layers.Dense(hidden, activation="relu", name="fc2")(x)
+        x = layers.Add(name="fc2_add")([x, residual])
     if include_top:
         x = classifier(x, classes, classifier_activation)
-    return load_weights(keras.Model(inputs, x, name=name or "mlp_1d"), weights)
+    return load_weights(keras.Model(inputs, x, name=name or f"{model}_1d"), weights)
+
+
+def MNIST1DLogistic(*args: Any, **kwargs: Any) -> keras.Model:
+    """Logistic regression on the raw signal (MNIST-1D paper: 32%; 410 parameters): the MLP
+    without hidden layers. Arguments as `MNIST1DMLP` without `hidden`."""
+    return MNIST1DMLP(*args, hidden=0, **kwargs)
 
 
 # (filters, kernel, stride, padding) of the paper's ConvBase: 40 -> 19 -> 10 -> 5 positions.

@@ -86,7 +86,10 @@ def plot_curves(experiment: Experiment, results: list[RunResult], path: Path) ->
             for run in runs:
                 axis.plot(x_of(run), y_of(run), color=colour, linewidth=0.7, alpha=0.45)
             mean = np.mean([y_of(run) for run in runs], axis=0)
-            axis.plot(x_of(runs[0]), mean, color=colour, linewidth=2.4, label=config.label)
+            marker = "o" if len(mean) < 4 else None  # a short curve is a few points
+            axis.plot(
+                x_of(runs[0]), mean, color=colour, linewidth=2.4, marker=marker, label=config.label
+            )
     for axis, title in ((train_axis, "training error %"), (test_axis, "test error %")):
         axis.set_xlabel("epoch")
         axis.set_ylabel(title)
