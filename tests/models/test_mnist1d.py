@@ -49,6 +49,23 @@ def test_parameter_counts_match_the_references(builder, expected):
     assert builder().count_params() == expected
 
 
+def test_the_papers_cnn_and_mlp_compute_what_its_models_py_computes(rng):
+    cnn = kc.MNIST1DCNN()  # PyTorch Conv1d(k5, s2, p1), (k3, s2, p1) x2 on 40 points
+    assert [cnn.get_layer(f"conv{i}_conv").output.shape[1:] for i in (1, 2, 3)] == [
+        (19, 25),
+        (10, 25),
+        (5, 25),
+    ]
+    mlp = kc.MNIST1DMLP(include_top=False)  # h = relu(fc1 x); h + relu(fc2 h)
+    fc1, fc2 = mlp.get_layer("fc1"), mlp.get_layer("fc2")
+    fc2.set_weights([np.zeros_like(w) for w in fc2.get_weights()])
+    x = rng.normal(size=(4, 40)).astype("float32")
+    kernel, bias = fc1.get_weights()
+    np.testing.assert_allclose(
+        np.asarray(mlp(x)), np.maximum(x @ kernel + bias, 0), rtol=1e-5, atol=1e-6
+    )
+
+
 # Every registered net builds and runs in tests/test_registry.py; the 20- and 56-layer nets
 # train in the quick reproduction (tests/scripts/test_reproduce.py). Here the short ones.
 BACKWARD = {
