@@ -37,7 +37,16 @@ def test_lists_the_papers_networks():
         "vgg19_bn",
     ]
     assert kc.list_models("alexnet") == ["alexnet", "alexnet_one_tower", "alexnet_owt"]
-    with pytest.raises(ValueError, match=r"unknown family 'densenet'.*'alexnet', 'resnet'"):
+    assert kc.list_models("mnist1d") == [
+        "logistic_1d",
+        "mlp_1d",
+        "cnn_1d",
+        "resnet20_1d",
+        "plain20_1d",
+        "resnet56_1d",
+        "plain56_1d",
+    ]
+    with pytest.raises(ValueError, match=r"unknown family 'densenet'.*'alexnet', 'mnist1d'"):
         kc.list_models("densenet")
 
 
@@ -50,14 +59,16 @@ def test_names_are_unique_and_lower_case():
 @pytest.mark.parametrize("name", kc.list_models())
 def test_every_registered_model_builds_and_runs(rng, name):
     entry = get_entry(name)
-    # ResNets pool globally and take small inputs; VGG and AlexNet heads need their 224.
+    # ResNets pool globally and take small inputs; VGG and AlexNet heads need their 224; the
+    # MNIST-1D family takes signals of its length.
     size = min(entry.input_size, 64) if entry.family.startswith("resnet") else entry.input_size
-    model = kc.get_model(name, input_shape=(size, size, 3), classes=3)
+    shape = (size,) if entry.family == "mnist1d" else (size, size, 3)
+    model = kc.get_model(name, input_shape=shape, classes=3)
     assert model.name == name
     # Training mode: BN normalises with the batch. In inference mode an untrained net uses the
     # initial BN statistics (mean 0, variance 1) and its features grow with every residual
     # addition; ResNet-1202's overflow (README, "Options and choices").
-    probabilities = np.asarray(model(rng.uniform(0, 1, (2, size, size, 3)), training=True))
+    probabilities = np.asarray(model(rng.uniform(0, 1, (2, *shape)), training=True))
     assert probabilities.shape == (2, 3) and np.isfinite(probabilities).all()
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
     assert isinstance(model, keras.Model) and kc.profile(model).trainable_params > 0

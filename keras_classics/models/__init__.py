@@ -1,6 +1,14 @@
 """Model builders: one module per family, each a table of the paper plus one builder."""
 
 from keras_classics.models.alexnet import AlexNet
+from keras_classics.models.mnist1d import (
+    MNIST1DCNN,
+    MNIST1DMLP,
+    MNIST1DLogistic,
+    ResNet1D,
+    ResNet20_1D,
+    ResNet56_1D,
+)
 from keras_classics.models.resnet import (
     ResNet,
     ResNet18,
@@ -28,6 +36,8 @@ from keras_classics.models.vgg import (
 )
 
 __all__ = [
+    "MNIST1DCNN",
+    "MNIST1DMLP",
     "VGG",
     "VGG11",
     "VGG11_LRN",
@@ -36,14 +46,18 @@ __all__ = [
     "VGG16C",
     "VGG19",
     "AlexNet",
+    "MNIST1DLogistic",
     "ResNet",
+    "ResNet1D",
     "ResNet18",
     "ResNet20",
+    "ResNet20_1D",
     "ResNet32",
     "ResNet34",
     "ResNet44",
     "ResNet50",
     "ResNet56",
+    "ResNet56_1D",
     "ResNet101",
     "ResNet110",
     "ResNet152",
