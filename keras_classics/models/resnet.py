@@ -50,6 +50,11 @@ class ResNetSpec:
     input_size: int
 
     @property
+    def depth(self) -> int:
+        """Weighted layers: 2 (basic) or 3 (bottleneck) per block, the stem and the classifier."""
+        return (3 if self.block == "bottleneck" else 2) * sum(self.repeats) + 2
+
+    @property
     def total_stride(self) -> int:
         """Input pixels per output pixel of the last stage."""
         stem_stride = 4 if self.stem == "imagenet" else 1
@@ -194,13 +199,8 @@ def build_resnet(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={
-            "family": "resnet" if spec.stem == "imagenet" else "resnet_cifar",
-            "depth": (3 if spec.block == "bottleneck" else 2) * sum(spec.repeats) + 2,
-            "shortcut": shortcut,
-            "stride_in_1x1": stride_in_1x1,
-            "plain": plain,
-        },
+        model=f"{'plain' if plain else 'resnet'}{spec.depth}",
+        structure={"shortcut": shortcut, "stride_in_1x1": stride_in_1x1},
     )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
@@ -208,7 +208,7 @@ def build_resnet(
     inputs, x = model_input(
         input_tensor,
         input_shape,
-        default_size=spec.input_size,
+        default_size=spec.input_size if include_top else None,
         min_size=spec.total_stride,
         model_name=name,
     )
@@ -325,63 +325,211 @@ def ResNetCIFAR(
 
 
 # --- named variants (the paper's networks) -----------------------------------------------
-# Each takes the arguments of `ResNet` / `ResNetCIFAR` after `depth`, positionally in the
-# keras.applications order or by keyword.
+# The arguments of `ResNet` / `ResNetCIFAR` after `depth`, written out as keras.applications
+# does (positional in its order, or by keyword); see `ResNet` for what each means.
 
 
-def ResNet18(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet18(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """ResNet-18: basic blocks 2-2-2-2; 11,689,512 parameters (option B, 1000 classes)."""
-    return ResNet(18, *args, **kwargs)
+    return ResNet(18, **locals())
 
 
-def ResNet34(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet34(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """ResNet-34: basic blocks 3-4-6-3; 21,797,672 parameters (option B, 1000 classes)."""
-    return ResNet(34, *args, **kwargs)
+    return ResNet(34, **locals())
 
 
-def ResNet50(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet50(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """ResNet-50: bottleneck blocks 3-4-6-3; 25,557,032 parameters (option B, 1000 classes)."""
-    return ResNet(50, *args, **kwargs)
+    return ResNet(50, **locals())
 
 
-def ResNet101(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet101(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """ResNet-101: bottleneck blocks 3-4-23-3; 44,549,160 parameters (option B)."""
-    return ResNet(101, *args, **kwargs)
+    return ResNet(101, **locals())
 
 
-def ResNet152(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet152(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """ResNet-152: bottleneck blocks 3-8-36-3; 60,192,808 parameters (option B)."""
-    return ResNet(152, *args, **kwargs)
+    return ResNet(152, **locals())
 
 
-def ResNet20(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet20(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-20 (n = 3): 269,722 parameters with 10 classes."""
-    return ResNetCIFAR(20, *args, **kwargs)
+    return ResNetCIFAR(20, **locals())
 
 
-def ResNet32(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet32(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-32 (n = 5): 464,154 parameters with 10 classes."""
-    return ResNetCIFAR(32, *args, **kwargs)
+    return ResNetCIFAR(32, **locals())
 
 
-def ResNet44(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet44(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-44 (n = 7): 658,586 parameters with 10 classes."""
-    return ResNetCIFAR(44, *args, **kwargs)
+    return ResNetCIFAR(44, **locals())
 
 
-def ResNet56(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet56(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-56 (n = 9): 853,018 parameters with 10 classes."""
-    return ResNetCIFAR(56, *args, **kwargs)
+    return ResNetCIFAR(56, **locals())
 
 
-def ResNet110(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet110(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-110 (n = 18): 1,727,962 parameters with 10 classes."""
-    return ResNetCIFAR(110, *args, **kwargs)
+    return ResNetCIFAR(110, **locals())
 
 
-def ResNet1202(*args: Any, **kwargs: Any) -> keras.Model:
+def ResNet1202(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    plain: bool = False,
+) -> keras.Model:
     """CIFAR ResNet-1202 (n = 200): 19,421,274 parameters with 10 classes."""
-    return ResNetCIFAR(1202, *args, **kwargs)
+    return ResNetCIFAR(1202, **locals())
 
 
 for _depth in IMAGENET_SPECS:

@@ -159,12 +159,8 @@ def VGG(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={
-            "family": "vgg",
-            "config": config,
-            "batch_norm": batch_norm,
-            "dense_evaluation": dense_evaluation,
-        },
+        model=spec.name + ("_bn" if batch_norm else ""),
+        structure={"dense_evaluation": dense_evaluation},
     )
     if dense_evaluation and not include_top:
         raise ValueError("dense_evaluation=True replaces the top; it needs include_top=True")
@@ -173,7 +169,7 @@ def VGG(
     inputs, x = model_input(
         input_tensor,
         input_shape,
-        default_size=224,
+        default_size=224 if include_top else None,
         min_size=32 * HEAD_MAP_SIZE if dense_evaluation else 32,
         model_name=name,
     )
@@ -232,37 +228,110 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
     return dense
 
 
-# --- named variants; each takes the arguments of `VGG` after `config` ----------------------
+# --- named variants: the arguments of `VGG` after `config`, written out as keras.applications
+# does; see `VGG` for what each means.
 
 
-def VGG11(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG11(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration A (11 layers): 132,863,336 parameters with 1000 classes."""
-    return VGG("A", *args, **kwargs)
+    return VGG("A", **locals())
 
 
-def VGG11_LRN(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG11_LRN(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration A-LRN: A with LRN after the first convolution; 132,863,336 parameters."""
-    return VGG("A-LRN", *args, **kwargs)
+    return VGG("A-LRN", **locals())
 
 
-def VGG13(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG13(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration B (13 layers): 133,047,848 parameters with 1000 classes."""
-    return VGG("B", *args, **kwargs)
+    return VGG("B", **locals())
 
 
-def VGG16C(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG16C(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration C (16 layers, 1x1 convolutions in stages 3-5): 133,638,952 parameters."""
-    return VGG("C", *args, **kwargs)
+    return VGG("C", **locals())
 
 
-def VGG16(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG16(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration D (16 layers): 138,357,544 parameters with 1000 classes."""
-    return VGG("D", *args, **kwargs)
+    return VGG("D", **locals())
 
 
-def VGG19(*args: Any, **kwargs: Any) -> keras.Model:
+def VGG19(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    *,
+    batch_norm: bool = False,
+    dense_evaluation: bool = False,
+) -> keras.Model:
     """VGG configuration E (19 layers): 143,667,240 parameters with 1000 classes."""
-    return VGG("E", *args, **kwargs)
+    return VGG("E", **locals())
 
 
 for _config, _spec in VGG_SPECS.items():

@@ -136,7 +136,7 @@ def test_v1_5_layout_costs_more():
 @pytest.mark.parametrize("depth", list(IMAGENET))
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_imagenet_feature_maps(depth, pooling):
-    model = kc.ResNet(depth, include_top=False, pooling=pooling)
+    model = kc.ResNet(depth, include_top=False, pooling=pooling, input_shape=(224, 224, 3))
     expansion = 1 if IMAGENET[depth][0] == "basic" else 4
     for stage, (size, width) in enumerate(
         zip((56, 28, 14, 7), (64, 128, 256, 512), strict=True), start=2
@@ -150,7 +150,7 @@ def test_imagenet_feature_maps(depth, pooling):
 
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_cifar_feature_maps(pooling):
-    model = kc.ResNet20(include_top=False, pooling=pooling)
+    model = kc.ResNet20(include_top=False, pooling=pooling, input_shape=(32, 32, 3))
     for stage, (size, width) in enumerate(zip((32, 16, 8), (16, 32, 64), strict=True), start=2):
         assert tuple(model.get_layer(f"conv{stage}_block3_out").output.shape[1:]) == (
             size,
