@@ -42,16 +42,21 @@ def resize_shorter_side(
     """
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
-    new_shape = tf.cast(tf.round(shape * scale), tf.int32)
+    # The longer side is truncated, as torchvision's Resize (int(size * long / short)): a
+    # rounded side shifts the centre crop by a pixel against torchvision's own evaluation.
+    new_shape = tf.cast(tf.floor(shape * scale + 1e-4), tf.int32)
     new_shape = tf.maximum(new_shape, tf.cast(size, tf.int32))
     return tf.image.resize(image, new_shape, method=interpolation, antialias=True)
 
 
 def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-    """The central `size` x `size` window of [H, W, C] (H, W >= size)."""
-    shape = tf.shape(image)
-    top = (shape[0] - size) // 2
-    left = (shape[1] - size) // 2
+    """The central `size` x `size` window of [H, W, C] (H, W >= size).
+
+    An odd margin is split as torchvision's CenterCrop does: round((H - size) / 2), halves to
+    even (Python's and TensorFlow's rounding).
+    """
+    margins = tf.cast(tf.shape(image)[:2] - size, tf.float32) / 2.0
+    top, left = tf.unstack(tf.cast(tf.round(margins), tf.int32))
     return image[top : top + size, left : left + size, :]
 
 

@@ -215,6 +215,8 @@ def serving_config(
         raise ValueError(f"top_k must be a positive int; got {top_k!r}")
     softmax_logits = outputs_logits(model)
     classes = model.outputs[0].shape[-1]
+    log = LOG.warning if "assumed" in origin else LOG.info
+    log("serving %s with the preprocessing of %s", model.name, origin)
     return ServingConfig(
         image_size=image_size,
         resize_size=resize_size,
@@ -380,8 +382,6 @@ def export_saved_model(
         top_k=top_k,
         override_record=override_record,
     )
-    log = LOG.warning if "assumed" in config.preprocessing_from else LOG.info
-    log("exporting %s with preprocessing from %s", model.name, config.preprocessing_from)
     version = resolve_version(export_base, version)
     archive = build_archive(model, config)
     with atomic_version_dir(export_base, version) as directory:
