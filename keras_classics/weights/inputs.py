@@ -55,8 +55,10 @@ def preprocess_input(x: Any, preset_or_model: Any, data_format: str | None = Non
     ops = np if isinstance(x, np.ndarray) else keras.ops
     x = ops.asarray(x, dtype="float32") if ops is np else keras.ops.cast(x, "float32")
     if data_format == "channels_first":
-        return ops.moveaxis(normalization.apply(ops.moveaxis(x, -3, -1)), -1, -3)
-    return normalization.apply(x)
+        x = ops.moveaxis(normalization.apply(ops.moveaxis(x, -3, -1)), -1, -3)
+    else:
+        x = normalization.apply(x)
+    return x.astype("float32") if ops is np else x  # NumPy promotes to float64
 
 
 def decode_predictions(

@@ -170,3 +170,21 @@ def test_predict_over_grpc(exported, local_server, capsys):
         (exported / f).read_bytes() for f in files
     ]
     assert capsys.readouterr().out.strip().splitlines() == expected_lines(exported, files)
+
+
+def test_export_refuses_a_flag_that_contradicts_the_models_record(tmp_path, capsys):
+    import keras_classics as kc
+    from keras_classics.normalization import PreprocessingRecord
+
+    record = PreprocessingRecord("cifar10", 32, 32, source="runs/digits")
+    kc.attach_record(kc.ResNet20(), record).save(tmp_path / "model.keras")
+    main = runpy.run_path(str(REPO / "scripts" / "export.py"))["main"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--keras-model", str(tmp_path / "model.keras"), "--normalization", "mean",
+              "--export-base", str(tmp_path / "base")])  # fmt: skip
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1  # one line, no traceback
+    assert error.startswith("export.py: error: the export arguments contradict the")
+    assert "(from runs/digits): normalization='mean' but the record says 'cifar10'" in error
+    assert "--override-record" in error and not (tmp_path / "base").exists()
