@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -20,6 +21,27 @@ POOLING_CHOICES = (None, "avg", "max")
 WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
 CHECKPOINT_SUFFIXES = (".h5", ".pth", ".pt", ".npz", ".safetensors")  # see scripts/convert_weights
 PRESET_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")  # "<registry model>.<tag>"
+
+
+def named_variant(builder: Callable[..., Any], first: Any, name: str, doc: str) -> Callable:
+    """The builder of one network of a family: `builder(first, ...)`, e.g. ResNet50 = ResNet(50).
+
+    It takes `builder`'s other arguments, declared once there: `help()` and
+    `inspect.signature` show them (keras.applications' order and defaults), positional or by
+    keyword; an unknown argument is a TypeError naming it.
+    """
+    signature = inspect.signature(builder)
+    own = signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def variant(*args: Any, **kwargs: Any) -> keras.Model:
+        bound = own.bind(*args, **kwargs)
+        return builder(first, *bound.args, **bound.kwargs)
+
+    variant.__signature__ = own
+    variant.__name__ = variant.__qualname__ = name
+    variant.__module__ = builder.__module__
+    variant.__doc__ = f"{doc}\n\nArguments: as `{builder.__name__}` after its first."
+    return variant
 
 
 def check_choice(argument: str, value: Any, choices: Sequence[Any]) -> None:

@@ -32,6 +32,7 @@ from keras_classics.models.common import (
     global_pool,
     load_weights,
     model_input,
+    named_variant,
 )
 from keras_classics.registry import register_model
 
@@ -325,211 +326,61 @@ def ResNetCIFAR(
 
 
 # --- named variants (the paper's networks) -----------------------------------------------
-# The arguments of `ResNet` / `ResNetCIFAR` after `depth`, written out as keras.applications
-# does (positional in its order, or by keyword); see `ResNet` for what each means.
 
-
-def ResNet18(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """ResNet-18: basic blocks 2-2-2-2; 11,689,512 parameters (option B, 1000 classes)."""
-    return ResNet(18, **locals())
-
-
-def ResNet34(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """ResNet-34: basic blocks 3-4-6-3; 21,797,672 parameters (option B, 1000 classes)."""
-    return ResNet(34, **locals())
-
-
-def ResNet50(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """ResNet-50: bottleneck blocks 3-4-6-3; 25,557,032 parameters (option B, 1000 classes)."""
-    return ResNet(50, **locals())
-
-
-def ResNet101(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """ResNet-101: bottleneck blocks 3-4-23-3; 44,549,160 parameters (option B)."""
-    return ResNet(101, **locals())
-
-
-def ResNet152(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """ResNet-152: bottleneck blocks 3-8-36-3; 60,192,808 parameters (option B)."""
-    return ResNet(152, **locals())
-
-
-def ResNet20(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-20 (n = 3): 269,722 parameters with 10 classes."""
-    return ResNetCIFAR(20, **locals())
-
-
-def ResNet32(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-32 (n = 5): 464,154 parameters with 10 classes."""
-    return ResNetCIFAR(32, **locals())
-
-
-def ResNet44(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-44 (n = 7): 658,586 parameters with 10 classes."""
-    return ResNetCIFAR(44, **locals())
-
-
-def ResNet56(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-56 (n = 9): 853,018 parameters with 10 classes."""
-    return ResNetCIFAR(56, **locals())
-
-
-def ResNet110(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-110 (n = 18): 1,727,962 parameters with 10 classes."""
-    return ResNetCIFAR(110, **locals())
-
-
-def ResNet1202(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    shortcut: str = "A",
-    zero_init_residual: bool = False,
-    plain: bool = False,
-) -> keras.Model:
-    """CIFAR ResNet-1202 (n = 200): 19,421,274 parameters with 10 classes."""
-    return ResNetCIFAR(1202, **locals())
+ResNet18 = named_variant(
+    ResNet,
+    18,
+    "ResNet18",
+    "ResNet-18: basic blocks 2-2-2-2; 11,689,512 parameters (option B, 1000 classes).",
+)
+ResNet34 = named_variant(
+    ResNet,
+    34,
+    "ResNet34",
+    "ResNet-34: basic blocks 3-4-6-3; 21,797,672 parameters (option B, 1000 classes).",
+)
+ResNet50 = named_variant(
+    ResNet,
+    50,
+    "ResNet50",
+    "ResNet-50: bottleneck blocks 3-4-6-3; 25,557,032 parameters (option B, 1000 classes).",
+)
+ResNet101 = named_variant(
+    ResNet,
+    101,
+    "ResNet101",
+    "ResNet-101: bottleneck blocks 3-4-23-3; 44,549,160 parameters (option B).",
+)
+ResNet152 = named_variant(
+    ResNet,
+    152,
+    "ResNet152",
+    "ResNet-152: bottleneck blocks 3-8-36-3; 60,192,808 parameters (option B).",
+)
+ResNet20 = named_variant(
+    ResNetCIFAR, 20, "ResNet20", "CIFAR ResNet-20 (n = 3): 269,722 parameters with 10 classes."
+)
+ResNet32 = named_variant(
+    ResNetCIFAR, 32, "ResNet32", "CIFAR ResNet-32 (n = 5): 464,154 parameters with 10 classes."
+)
+ResNet44 = named_variant(
+    ResNetCIFAR, 44, "ResNet44", "CIFAR ResNet-44 (n = 7): 658,586 parameters with 10 classes."
+)
+ResNet56 = named_variant(
+    ResNetCIFAR, 56, "ResNet56", "CIFAR ResNet-56 (n = 9): 853,018 parameters with 10 classes."
+)
+ResNet110 = named_variant(
+    ResNetCIFAR,
+    110,
+    "ResNet110",
+    "CIFAR ResNet-110 (n = 18): 1,727,962 parameters with 10 classes.",
+)
+ResNet1202 = named_variant(
+    ResNetCIFAR,
+    1202,
+    "ResNet1202",
+    "CIFAR ResNet-1202 (n = 200): 19,421,274 parameters with 10 classes.",
+)
 
 
 for _depth in IMAGENET_SPECS:

@@ -30,6 +30,7 @@ from keras_classics.models.common import (
     image_shape,
     load_weights,
     model_input,
+    named_variant,
     output_activation,
 )
 from keras_classics.registry import register_model
@@ -228,110 +229,32 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
     return dense
 
 
-# --- named variants: the arguments of `VGG` after `config`, written out as keras.applications
-# does; see `VGG` for what each means.
+# --- named variants -------------------------------------------------------------------
 
-
-def VGG11(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration A (11 layers): 132,863,336 parameters with 1000 classes."""
-    return VGG("A", **locals())
-
-
-def VGG11_LRN(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration A-LRN: A with LRN after the first convolution; 132,863,336 parameters."""
-    return VGG("A-LRN", **locals())
-
-
-def VGG13(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration B (13 layers): 133,047,848 parameters with 1000 classes."""
-    return VGG("B", **locals())
-
-
-def VGG16C(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration C (16 layers, 1x1 convolutions in stages 3-5): 133,638,952 parameters."""
-    return VGG("C", **locals())
-
-
-def VGG16(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration D (16 layers): 138,357,544 parameters with 1000 classes."""
-    return VGG("D", **locals())
-
-
-def VGG19(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int | None, ...] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: str | None = "softmax",
-    name: str | None = None,
-    *,
-    batch_norm: bool = False,
-    dense_evaluation: bool = False,
-) -> keras.Model:
-    """VGG configuration E (19 layers): 143,667,240 parameters with 1000 classes."""
-    return VGG("E", **locals())
+VGG11 = named_variant(
+    VGG, "A", "VGG11", "VGG configuration A (11 layers): 132,863,336 parameters with 1000 classes."
+)
+VGG11_LRN = named_variant(
+    VGG,
+    "A-LRN",
+    "VGG11_LRN",
+    "VGG configuration A-LRN: A with LRN after the first convolution; 132,863,336 parameters.",
+)
+VGG13 = named_variant(
+    VGG, "B", "VGG13", "VGG configuration B (13 layers): 133,047,848 parameters with 1000 classes."
+)
+VGG16C = named_variant(
+    VGG,
+    "C",
+    "VGG16C",
+    "VGG configuration C (16 layers, 1x1 convolutions in stages 3-5): 133,638,952 parameters.",
+)
+VGG16 = named_variant(
+    VGG, "D", "VGG16", "VGG configuration D (16 layers): 138,357,544 parameters with 1000 classes."
+)
+VGG19 = named_variant(
+    VGG, "E", "VGG19", "VGG configuration E (19 layers): 143,667,240 parameters with 1000 classes."
+)
 
 
 for _config, _spec in VGG_SPECS.items():

@@ -42,6 +42,10 @@ def test_named_builders_pass_every_argument_on():
     assert model.name == "r20" and model.output_shape == (None, 64)
     assert model.layers[-1].name == "max_pool"
     assert "conv3_block1_0_conv" in [layer.name for layer in model.layers]  # option B
+    with pytest.raises(TypeError, match="shortcutt"):
+        kc.ResNet18(shortcutt="A")
+    with pytest.raises(TypeError, match="too many positional"):
+        kc.VGG16(True, None, None, None, None, 1000, "softmax", "vgg", False)  # keyword-only
     vgg = kc.VGG11(include_top=False, pooling="avg", batch_norm=True)
     assert vgg.name == "vgg11_bn" and vgg.output_shape == (None, 512)
 

@@ -36,7 +36,7 @@ def test_decode_predictions_orders_the_top_classes(rng):
 @pytest.mark.parametrize(
     ("preds", "top", "message"),
     [
-        (np.zeros((2, 10)), 5, r"shape \(samples, 1000\) for 1000 class names; got shape \(2, 10\)"),
+        (np.zeros((2, 10)), 5, r"\(samples, 1000\) for 1000 class names; got shape \(2, 10\)"),
         (np.zeros(1000), 5, r"got shape \(1000,\)"),
         (np.zeros((1, 1000)), 0, "top must be an int from 1 to 1000"),
     ],
