@@ -15,7 +15,7 @@ import keras_classics as kc
 from keras_classics.normalization import NORMALIZATIONS
 from keras_classics.registry import list_models
 from keras_classics.weights import PRESETS, get_preset, load_torchvision
-from tests.helpers import assert_close_to_scale, perturb_weights
+from tests.helpers import REPO, assert_close_to_scale, perturb_weights
 from tests.weights.support import (
     publish,
     torch_logits,
@@ -243,3 +243,18 @@ def test_torchvision_presets_are_those_torchvision_publishes():
             assert (transforms.crop_size, transforms.resize_size) == ([224], [256])
             assert str(transforms.interpolation.value) == preset.record.interpolation
             assert list(published.meta["categories"]) == list(preset.record.class_names)
+
+
+def test_the_docs_table_states_every_preset():
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in (REPO / "docs" / "weights.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
+    assert sorted(rows) == sorted(PRESETS)
+    for name, preset in PRESETS.items():
+        row = rows[name]
+        assert preset.file.url in row and f"`{preset.file.hash}`" in row, name
+        assert f"{preset.top1} / {preset.top5}" in row and preset.licence in row, name
+        assert f"`{preset.record.normalization}`" in row, name
+        assert ("| yes |" if preset.default else "| no |") in row, name
