@@ -131,6 +131,8 @@ def export_preprocessing(
     normalisation, the model's input size, the ImageNet resize ratio, default class names);
     the second value says which.
     """
+    if isinstance(class_names, (str, bytes)):
+        raise ValueError("class_names must be a sequence of strings, not one string")
     given = {
         "normalization": None if normalization is None else get_normalization(normalization).name,
         "image_size": image_size,
@@ -181,6 +183,7 @@ def serving_config(
     override_record: bool = False,
 ) -> ServingConfig:
     """Checks the export arguments against the model and its record; fills in the defaults."""
+    softmax_logits = outputs_logits(model)
     values, origin = export_preprocessing(
         model,
         class_names=class_names,
@@ -213,7 +216,6 @@ def serving_config(
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive int; got {top_k!r}")
-    softmax_logits = outputs_logits(model)
     classes = model.outputs[0].shape[-1]
     log = LOG.warning if "assumed" in origin else LOG.info
     log("serving %s with the preprocessing of %s", model.name, origin)
