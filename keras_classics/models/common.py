@@ -88,8 +88,8 @@ def check_builder_args(
         return weights
     if path.endswith(CHECKPOINT_SUFFIXES):
         raise ValueError(
-            f"weights={path!r} is a checkpoint to convert, not a Keras weights file: "
-            "scripts/convert_weights.py turns it into a .weights.h5 file"
+            f"weights={path!r} is a checkpoint to convert, not a Keras weights file (one of "
+            f"{list(WEIGHTS_SUFFIXES)}): scripts/convert_weights.py turns it into one"
         )
     if path == "imagenet" or PRESET_NAME.fullmatch(path):
         from keras_classics.weights.presets import resolve_preset

@@ -187,9 +187,9 @@ def default_preset(model: str) -> Preset:
         if preset.model == model and preset.default:
             return preset
     raise ValueError(
-        f"weights='imagenet': {model!r} has no public ImageNet weights. Presets exist for "
-        f"{sorted({p.model for p in PRESETS.values()})}: {list_presets()}. For VGG dense "
-        "evaluation, convert a loaded model: to_dense_evaluation(VGG16(weights='imagenet'))."
+        f"weights='imagenet': {model!r} has no public ImageNet weights; the presets are "
+        f"{list_presets()}. For VGG dense evaluation, convert a loaded model: "
+        "to_dense_evaluation(VGG16(weights='imagenet'))."
     )
 
 

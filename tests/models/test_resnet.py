@@ -291,7 +291,7 @@ def test_any_input_size_with_none(rng):
         (lambda: kc.ResNet18(input_shape=(16, 16, 3)), "at least 32"),
         (lambda: kc.ResNet20(input_shape=(32, 32)), "3 entries"),
         (lambda: kc.ResNet20(input_shape=(32, 32, 0)), "positive number of channels"),
-        (lambda: kc.ResNet20(weights="imagenet"), "no public ImageNet weights for"),
+        (lambda: kc.ResNet20(weights="imagenet"), "has no public ImageNet weights"),
         (lambda: kc.ResNet18(weights="/nonexistent/w.weights.h5"), "does not exist"),
         (lambda: kc.ResNet18(weights="w.h5"), r"\['.weights.h5', '.keras'\]"),
         (lambda: kc.get_model("resnet51"), r"unknown model 'resnet51'.*'resnet50'"),
