@@ -6,9 +6,10 @@ the published file name, served from a file:// URL that the preset is pointed at
 included); `kc.ResNet18(weights="resnet18.tv_in1k")` (read without torch), saved as `.keras`,
 exported by scripts/export.py with no flags, asked through `serving_bytes`; compared with
 `ResNet18_Weights.IMAGENET1K_V1.transforms()` (PIL) + torchvision's model.
-keras.applications: the same with a perturbed `keras.applications.ResNet50` (caffe, BGR) and
-its legacy `.h5` file; the reference is PIL's resize and crop + keras.applications'
-`preprocess_input` + its model.
+keras.applications: a perturbed `keras.applications.ResNet50` (caffe, BGR) saved as its legacy
+`.h5` file, published the same way, exported by `scripts/export.py --model resnet50 --weights
+imagenet` (the default preset) with no flags; the reference is PIL's resize and crop +
+keras.applications' `preprocess_input` + its model.
 
 Tolerance: TensorFlow's antialiased bilinear resize and PIL's differ by 1.1-1.2 grey levels on
 average (at most 12) on these photographs (same sizes and crop offsets: the evaluation pipeline
