@@ -7,16 +7,27 @@ import TensorFlow unless Keras itself runs on it.
 from keras_classics import layers
 from keras_classics.models import *  # noqa: F403 (the builders are the public API)
 from keras_classics.models import __all__ as _builders
+from keras_classics.models.record import attach_record, model_record
+from keras_classics.normalization import PreprocessingRecord
 from keras_classics.profile import ModelProfile, count_macs, profile
 from keras_classics.registry import get_model, list_models
+from keras_classics.weights.inputs import decode_predictions, preprocess_input
+from keras_classics.weights.presets import get_preset, list_presets
 
 __version__ = "0.1.0"
 __all__ = [
     *_builders,
     "ModelProfile",
+    "PreprocessingRecord",
+    "attach_record",
     "count_macs",
+    "decode_predictions",
     "get_model",
+    "get_preset",
     "layers",
     "list_models",
+    "list_presets",
+    "model_record",
+    "preprocess_input",
     "profile",
 ]

@@ -11,7 +11,7 @@ channel order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # ImageNet RGB statistics of torchvision (x / 255 - mean) / std.
@@ -114,3 +114,100 @@ def get_normalization(name: str | Normalization) -> Normalization:
         raise ValueError(
             f"unknown normalization {name!r}; choose one of {list(NORMALIZATIONS)}"
         ) from None
+
+
+# How images are resized before the centre crop; `tf.image.resize` / PIL method names.
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+@dataclass(frozen=True)
+class PreprocessingRecord:
+    """Every preprocessing fact a set of weights (or a training run) fixes, in one record.
+
+    Producers: the presets (`keras_classics.weights.presets`) and training runs (the recipe's
+    evaluation view). Consumers: evaluation (`keras_classics.data.evaluation`), export,
+    prediction and `preprocess_input`. It travels with the model (`keras_classics.models.record`)
+    and is plain JSON (`to_dict` / `from_dict`).
+
+    Evaluation view: resize the shorter side to `resize_size` with `interpolation`
+    (antialiased), crop the centre `image_size` square, normalise with `normalization`.
+    `class_names` is None for a model without its classifier; `source` says where the record
+    comes from (a preset name, a run directory).
+    """
+
+    normalization: str
+    image_size: int
+    resize_size: int
+    interpolation: str = "bilinear"
+    class_names: tuple[str, ...] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        get_normalization(self.normalization)
+        for field_name in ("image_size", "resize_size"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field_name} must be a positive int; got {value!r}")
+        if self.resize_size < self.image_size:
+            raise ValueError(
+                f"resize_size {self.resize_size} must be at least image_size {self.image_size}"
+            )
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation={self.interpolation!r} is not valid; choose one of "
+                f"{list(INTERPOLATIONS)}"
+            )
+        if self.class_names is not None:
+            names = tuple(self.class_names)
+            if not names or not all(isinstance(n, str) and n for n in names):
+                raise ValueError("class_names must be None or non-empty strings")
+            object.__setattr__(self, "class_names", names)
+
+    @property
+    def normalizer(self) -> Normalization:
+        """The `Normalization` this record names."""
+        return get_normalization(self.normalization)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (lists, strings, ints)."""
+        return {
+            "normalization": self.normalization,
+            "image_size": self.image_size,
+            "resize_size": self.resize_size,
+            "interpolation": self.interpolation,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PreprocessingRecord:
+        """The record `to_dict` wrote; unknown or missing keys are a clear error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"preprocessing record has unknown keys {unknown}; known: {known}")
+        names = values.get("class_names")
+        return cls(**{**values, "class_names": None if names is None else tuple(names)})
+
+    @classmethod
+    def from_eval_view(
+        cls,
+        *,
+        normalization: str | Normalization,
+        image_size: int,
+        resize_size: int,
+        class_names: Any = None,
+        source: str = "",
+    ) -> PreprocessingRecord:
+        """The record of a training run: its evaluation view and its dataset's class names."""
+        return cls(
+            normalization=get_normalization(normalization).name,
+            image_size=image_size,
+            resize_size=resize_size,
+            class_names=None if class_names is None else tuple(class_names),
+            source=source,
+        )
+
+    def without_classes(self) -> PreprocessingRecord:
+        """The record of the same weights without their classifier (`include_top=False`)."""
+        return replace(self, class_names=None)

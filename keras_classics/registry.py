@@ -62,6 +62,19 @@ def get_entry(name: str) -> ModelEntry:
 def get_model(name: str, **kwargs: Any) -> keras.Model:
     """Builds the registered model `name`, passing `kwargs` to its builder.
 
-    Example: `get_model("resnet34", shortcut="A", classes=10)`.
+    `name` may be a preset, `<model>.<tag>` (`keras_classics.list_presets()`): its model with
+    the builder options and the weights it names. `weights` may name a preset of `name` too;
+    its builder options are then applied. `kwargs` take precedence over a preset's options.
+    Examples: `get_model("resnet34", shortcut="A", classes=10)`,
+    `get_model("resnet50.tv_in1k")`, `get_model("resnet50", weights="resnet50.tv_in1k",
+    include_top=False)`.
     """
+    from keras_classics.weights.presets import PRESETS, get_preset
+
+    if "." in name:
+        preset = get_preset(name)
+        name, kwargs = preset.model, {"weights": preset.name, **kwargs}
+    weights = kwargs.get("weights")
+    if isinstance(weights, str) and weights.lower() in PRESETS:
+        kwargs = {**PRESETS[weights.lower()].options, **kwargs}
     return get_entry(name).build(**kwargs)

@@ -1,10 +1,15 @@
 """Export a model for TF Serving: a versioned SavedModel with tensor, image-bytes and classify
 signatures and warm-up requests (docs/serving.md).
 
-python scripts/export.py --model resnet50 --weights r50.weights.h5 --export-base models/r50
-python scripts/export.py --keras-model trained.keras --export-base models/mine --version 3
-python scripts/export.py --model resnet20 --normalization cifar10 --resize-size 32 \
-    --export-base models/resnet20
+python scripts/export.py --model resnet50 --weights resnet50.tv_in1k --export-base models/r50
+python scripts/export.py --keras-model runs/resnet20_digits/model.keras --export-base models/r20
+python scripts/export.py --model resnet20 --weights r20.weights.h5 --normalization cifar10 \
+    --resize-size 32 --export-base models/resnet20
+
+A model with a preprocessing record (a preset's weights, a .keras file written by train.py or
+by `model.save` of a pretrained model) is served with it: no preprocessing flags needed, and a
+flag that contradicts the record is an error unless --override-record. Without a record, the
+flags say it (defaults: normalization "mean", the model's input size, resize 256 for 224).
 """
 
 from __future__ import annotations
@@ -15,20 +20,20 @@ import keras
 
 import keras_classics  # noqa: F401 (registers the custom layers for .keras files)
 from keras_classics.cli import add_model_arguments
-from keras_classics.export import export_saved_model, read_class_names, spec
+from keras_classics.export import export_saved_model, read_class_names, read_metadata, spec
 from keras_classics.export.describe import describe_signatures
 from keras_classics.models.common import load_weights
 from keras_classics.normalization import NORMALIZATIONS
-from keras_classics.registry import get_entry
+from keras_classics.registry import get_model
 
 
 def build_model(args: argparse.Namespace) -> keras.Model:
     """The registry model (with its options and weights) or the `.keras` file."""
     if args.keras_model is None:
-        return get_entry(args.model).build(**dict(args.model_option), weights=args.weights)
+        return get_model(args.model, **dict(args.model_option), weights=args.weights)
     if args.model_option:
-        raise SystemExit("--model-option applies to --model, not to --keras-model")
-    model = keras.saving.load_model(args.keras_model)
+        raise ValueError("--model-option applies to --model, not to --keras-model")
+    model = keras.saving.load_model(args.keras_model, safe_mode=True)
     return load_weights(model, args.weights)
 
 
@@ -36,30 +41,52 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_model_arguments(parser)
     parser.add_argument("--keras-model", help="a saved .keras model instead of --model")
-    parser.add_argument("--weights", help="a .weights.h5 / .keras file to load into the model")
+    parser.add_argument(
+        "--weights",
+        help="'imagenet', a preset (keras_classics.list_presets()) or a .weights.h5 / .keras file",
+    )
     parser.add_argument("--export-base", required=True, help="TF Serving's model base path")
     parser.add_argument("--version", type=int, help="integer version (default: the next one)")
     parser.add_argument("--top-k", type=int, default=spec.DEFAULT_TOP_K)
     parser.add_argument("--image-size", type=int, help="served crop (default: model input)")
     parser.add_argument("--resize-size", type=int, help="shorter side before the centre crop")
-    parser.add_argument("--normalization", default="mean", choices=list(NORMALIZATIONS))
+    parser.add_argument(
+        "--normalization",
+        choices=list(NORMALIZATIONS),
+        help="input normalisation (default: the model's record, else 'mean')",
+    )
     parser.add_argument("--class-names", help="a text file with one class name per line")
+    parser.add_argument(
+        "--override-record",
+        action="store_true",
+        help="serve the flags above even where they contradict the model's record",
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up requests")
     args = parser.parse_args(argv)
 
-    model = build_model(args)
-    version_dir = export_saved_model(
-        model,
-        args.export_base,
-        class_names=read_class_names(args.class_names) if args.class_names else None,
-        normalization=args.normalization,
-        image_size=args.image_size,
-        resize_size=args.resize_size,
-        version=args.version,
-        top_k=args.top_k,
-        warmup=not args.no_warmup,
-    )
+    try:
+        model = build_model(args)
+        version_dir = export_saved_model(
+            model,
+            args.export_base,
+            class_names=read_class_names(args.class_names) if args.class_names else None,
+            normalization=args.normalization,
+            image_size=args.image_size,
+            resize_size=args.resize_size,
+            version=args.version,
+            top_k=args.top_k,
+            warmup=not args.no_warmup,
+            override_record=args.override_record,
+        )
+    except (ValueError, FileExistsError, OSError) as error:
+        parser.exit(1, f"export.py: error: {error}\n")
+    metadata = read_metadata(version_dir)
     print(f"exported {model.name} to {version_dir}")
+    print(
+        f"preprocessing from {metadata['preprocessing_from']}: normalization "
+        f"{metadata['normalization']}, resize {metadata['resize_size']} "
+        f"({metadata['interpolation']}), crop {metadata['image_size']}"
+    )
     print(describe_signatures(version_dir))
 
 

@@ -4,6 +4,10 @@ python scripts/predict.py cat.jpg dog.png --model-name resnet50                 
 python scripts/predict.py cat.jpg --model-name resnet50 --format inputs          # REST, columnar
 python scripts/predict.py cat.jpg --model-name resnet50 --protocol grpc          # gRPC, port 8500
 python scripts/predict.py cat.jpg --saved-model models/resnet50   # same REST body, no server
+python scripts/predict.py cat.jpg --keras-model runs/resnet20_digits/model.keras  # Keras, local
+
+With --keras-model, the images are preprocessed as the model's own record says (a preset's
+weights, a training run's model.keras) and named with its class names.
 """
 
 from __future__ import annotations
@@ -13,6 +17,26 @@ import json
 from pathlib import Path
 
 from keras_classics.export import client, spec
+
+
+def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list[tuple]]:
+    """The top-k (index, name, score) of each encoded image by the `.keras` model at `path`,
+    preprocessed by the evaluation pipeline as the model's record says."""
+    import keras
+    import numpy as np
+
+    import keras_classics as kc
+    from keras_classics.data.evaluation import decode_image, preprocess_with_record
+
+    model = keras.saving.load_model(path, safe_mode=True)
+    record = kc.model_record(model)
+    if record is None:
+        raise ValueError(
+            f"{path} carries no preprocessing record (a bare builder's model): export it with "
+            "explicit flags (scripts/export.py) and use --saved-model"
+        )
+    batch = np.stack([preprocess_with_record(decode_image(image), record) for image in images])
+    return kc.decode_predictions(model.predict_on_batch(batch), top=top_k, preset_or_model=record)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,9 +57,23 @@ def main(argv: list[str] | None = None) -> None:
         "path: its newest version), without a server",
     )
     parser.add_argument("--show-body", action="store_true", help="print the REST request body")
+    parser.add_argument(
+        "--keras-model",
+        metavar="FILE",
+        help="classify locally with this .keras file, preprocessed as its record says",
+    )
+    parser.add_argument("--top-k", type=int, default=spec.DEFAULT_TOP_K, help="with --keras-model")
     args = parser.parse_args(argv)
 
     images = [Path(path).read_bytes() for path in args.images]
+    if args.keras_model:
+        try:
+            labels = predict_with_record(args.keras_model, images, args.top_k)
+        except ValueError as error:
+            parser.exit(1, f"predict.py: error: {error}\n")
+        for path, row in zip(args.images, labels, strict=True):
+            print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for _, name, score in row))
+        return
     if args.protocol == "grpc":
         if args.saved_model:
             raise SystemExit("--saved-model answers REST bodies: use it with --protocol rest")

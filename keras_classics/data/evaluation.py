@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_classics.normalization import Normalization, get_normalization
+from keras_classics.normalization import Normalization, PreprocessingRecord, get_normalization
 
 # The ImageNet convention (AlexNet 2, VGG 3.2, ResNet 3.4): resize the shorter side to 256 and
 # crop 224 from the centre, i.e. the crop covers 224/256 = 87.5% of the shorter side.
@@ -32,24 +32,31 @@ def decode_image(encoded: tf.Tensor) -> tf.Tensor:
     return image
 
 
-def resize_shorter_side(image: tf.Tensor, size: int | tf.Tensor) -> tf.Tensor:
+def resize_shorter_side(
+    image: tf.Tensor, size: int | tf.Tensor, interpolation: str = "bilinear"
+) -> tf.Tensor:
     """Resizes [H, W, C] so that its shorter side is `size`, keeping the aspect ratio.
 
-    Bilinear with antialiasing (as PIL and torchvision's Resize), float32 output on the input's
-    scale.
+    `interpolation` ("bilinear" or "bicubic") with antialiasing (as PIL and torchvision's
+    Resize), float32 output on the input's scale.
     """
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
-    new_shape = tf.cast(tf.round(shape * scale), tf.int32)
+    # The longer side is truncated, as torchvision's Resize (int(size * long / short)): a
+    # rounded side shifts the centre crop by a pixel against torchvision's own evaluation.
+    new_shape = tf.cast(tf.floor(shape * scale + 1e-4), tf.int32)
     new_shape = tf.maximum(new_shape, tf.cast(size, tf.int32))
-    return tf.image.resize(image, new_shape, method="bilinear", antialias=True)
+    return tf.image.resize(image, new_shape, method=interpolation, antialias=True)
 
 
 def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-    """The central `size` x `size` window of [H, W, C] (H, W >= size)."""
-    shape = tf.shape(image)
-    top = (shape[0] - size) // 2
-    left = (shape[1] - size) // 2
+    """The central `size` x `size` window of [H, W, C] (H, W >= size).
+
+    An odd margin is split as torchvision's CenterCrop does: round((H - size) / 2), halves to
+    even (Python's and TensorFlow's rounding).
+    """
+    margins = tf.cast(tf.shape(image)[:2] - size, tf.float32) / 2.0
+    top, left = tf.unstack(tf.cast(tf.round(margins), tf.int32))
     return image[top : top + size, left : left + size, :]
 
 
@@ -59,21 +66,34 @@ def preprocess_for_eval(
     image_size: int = 224,
     resize_size: int | None = None,
     normalization: str | Normalization = "mean",
+    interpolation: str = "bilinear",
 ) -> tf.Tensor:
     """uint8 (or float 0-255) RGB [H, W, 3] -> normalised float32 [image_size, image_size, 3].
 
     Resize the shorter side to `resize_size` (default `eval_resize_size(image_size)`: 256 for
-    224), crop the centre `image_size` square, normalise. Pass `resize_size=image_size` to test
-    on the whole image (CIFAR, ResNet 4.2: "test on the original 32x32 image").
+    224) with `interpolation`, crop the centre `image_size` square, normalise. Pass
+    `resize_size=image_size` to test on the whole image (CIFAR, ResNet 4.2: "test on the
+    original 32x32 image").
     """
     resize_size = eval_resize_size(image_size) if resize_size is None else resize_size
     if resize_size < image_size:
         raise ValueError(f"resize_size {resize_size} must be at least image_size {image_size}")
     image = tf.cast(image, tf.float32)
-    image = resize_shorter_side(image, resize_size)
+    image = resize_shorter_side(image, resize_size, interpolation)
     image = center_crop(image, image_size)
     image.set_shape([image_size, image_size, 3])
     return get_normalization(normalization).apply(image)
+
+
+def preprocess_with_record(image: tf.Tensor, record: PreprocessingRecord) -> tf.Tensor:
+    """`preprocess_for_eval` as a preprocessing record (a preset's, a run's) says."""
+    return preprocess_for_eval(
+        image,
+        image_size=record.image_size,
+        resize_size=record.resize_size,
+        normalization=record.normalization,
+        interpolation=record.interpolation,
+    )
 
 
 def ten_crops(

@@ -15,6 +15,7 @@ Signatures (names in `spec`; docs/serving.md has the table):
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,12 +26,22 @@ import keras
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_classics.data.evaluation import decode_image, eval_resize_size, preprocess_for_eval
+from keras_classics.data.evaluation import decode_image, eval_resize_size, preprocess_with_record
 from keras_classics.export import spec
 from keras_classics.export.labels import check_class_names
 from keras_classics.export.versions import atomic_version_dir, resolve_version
 from keras_classics.export.warmup import warmup_logs, write_warmup_file
-from keras_classics.normalization import Normalization, get_normalization
+from keras_classics.models.record import model_record
+from keras_classics.normalization import Normalization, PreprocessingRecord, get_normalization
+
+LOG = logging.getLogger(__name__)
+# What a model without a record is exported with unless told (the papers' mean subtraction).
+ASSUMED_NORMALIZATION = "mean"
+ASSUMED = {
+    "normalization": f"normalization={ASSUMED_NORMALIZATION!r}",
+    "image_size": "image_size=the model's input size",
+    "resize_size": "resize_size=image_size / 0.875",
+}
 
 # The model's last activation decides whether `probabilities` needs a softmax.
 PROBABILITY_ACTIVATIONS = ("softmax",)
@@ -44,10 +55,24 @@ class ServingConfig:
     image_size: int
     resize_size: int
     normalization: str
+    interpolation: str
     class_names: tuple[str, ...]
     top_k: int
     channels_first: bool
     softmax_logits: bool  # the model outputs logits: `probabilities` applies a softmax
+    preprocessing_from: str  # "the model's record", "the export arguments" or what was assumed
+
+    @property
+    def record(self) -> PreprocessingRecord:
+        """The preprocessing the export serves, as a record (also in the metadata file)."""
+        return PreprocessingRecord(
+            self.normalization,
+            self.image_size,
+            self.resize_size,
+            self.interpolation,
+            self.class_names,
+            source=self.preprocessing_from,
+        )
 
 
 def model_image_size(model: keras.Model) -> tuple[int | None, bool]:
@@ -89,16 +114,85 @@ def outputs_logits(model: keras.Model) -> bool:
     )
 
 
+def export_preprocessing(
+    model: keras.Model,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalization: str | Normalization | None = None,
+    image_size: int | None = None,
+    resize_size: int | None = None,
+    override_record: bool = False,
+) -> tuple[dict[str, Any], str]:
+    """The preprocessing to serve and where it comes from.
+
+    A model with a record (`keras_classics.models.record`) is served with it; an explicit
+    argument that contradicts it is a ValueError naming both, unless `override_record`. A model
+    without one takes the arguments, and what is not given is assumed (the papers' "mean"
+    normalisation, the model's input size, the ImageNet resize ratio, default class names);
+    the second value says which.
+    """
+    if isinstance(class_names, (str, bytes)):
+        raise ValueError("class_names must be a sequence of strings, not one string")
+    given = {
+        "normalization": None if normalization is None else get_normalization(normalization).name,
+        "image_size": image_size,
+        "resize_size": resize_size,
+        "class_names": None if class_names is None else tuple(class_names),
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    record = model_record(model)
+    if record is None:
+        assumed = {"normalization": ASSUMED_NORMALIZATION, "image_size": None, "resize_size": None}
+        missing = [ASSUMED[key] for key in assumed if key not in given]
+        origin = "the export arguments"
+        if missing:
+            origin = f"{origin}; the model has no record, so assumed {', '.join(missing)}"
+        return {"interpolation": "bilinear", "class_names": None, **assumed, **given}, origin
+    wrong = {key: value for key, value in given.items() if value != getattr(record, key)}
+    if wrong and not override_record:
+        described = "; ".join(
+            f"{key}={_short(value)} but the record says {_short(getattr(record, key))}"
+            for key, value in wrong.items()
+        )
+        raise ValueError(
+            f"the export arguments contradict the preprocessing record of model "
+            f"{model.name!r} (from {record.source or 'its producer'}): {described}. Leave them "
+            "out to serve the record, or force them with override_record=True "
+            "(export.py --override-record)"
+        )
+    origin = f"the model's record ({record.source or 'no source given'})"
+    if wrong:
+        origin = f"{origin}, overridden: {', '.join(wrong)}"
+    return {**{k: getattr(record, k) for k in record.to_dict() if k != "source"}, **given}, origin
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) > 3:
+        return f"{len(value)} names ({', '.join(value[:3])}, ...)"
+    return repr(value)
+
+
 def serving_config(
     model: keras.Model,
     *,
     class_names: Sequence[str] | None = None,
-    normalization: str | Normalization = "mean",
+    normalization: str | Normalization | None = None,
     image_size: int | None = None,
     resize_size: int | None = None,
     top_k: int = spec.DEFAULT_TOP_K,
+    override_record: bool = False,
 ) -> ServingConfig:
-    """Checks the export arguments against the model and fills in the defaults."""
+    """Checks the export arguments against the model and its record; fills in the defaults."""
+    softmax_logits = outputs_logits(model)
+    values, origin = export_preprocessing(
+        model,
+        class_names=class_names,
+        normalization=normalization,
+        image_size=image_size,
+        resize_size=resize_size,
+        override_record=override_record,
+    )
+    image_size, resize_size = values["image_size"], values["resize_size"]
     model_size, channels_first = model_image_size(model)
     if image_size is None:
         if model_size is None:
@@ -122,16 +216,19 @@ def serving_config(
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive int; got {top_k!r}")
-    softmax_logits = outputs_logits(model)
     classes = model.outputs[0].shape[-1]
+    log = LOG.warning if "assumed" in origin else LOG.info
+    log("serving %s with the preprocessing of %s", model.name, origin)
     return ServingConfig(
         image_size=image_size,
         resize_size=resize_size,
-        normalization=get_normalization(normalization).name,
-        class_names=tuple(check_class_names(class_names, classes)),
+        normalization=values["normalization"],
+        interpolation=values["interpolation"],
+        class_names=tuple(check_class_names(values["class_names"], classes)),
         top_k=min(top_k, classes),
         channels_first=channels_first,
         softmax_logits=softmax_logits,
+        preprocessing_from=origin,
     )
 
 
@@ -141,16 +238,12 @@ class ClassifierSignatures:
     def __init__(self, model: keras.Model, config: ServingConfig) -> None:
         self.model = model
         self.config = config
+        self.record = config.record
 
     def preprocess(self, encoded: tf.Tensor) -> tf.Tensor:
         """One encoded image -> the model's float32 input [size, size, 3] (the evaluation
         pipeline: decode, resize the shorter side, centre crop, normalise)."""
-        return preprocess_for_eval(
-            decode_image(encoded),
-            image_size=self.config.image_size,
-            resize_size=self.config.resize_size,
-            normalization=self.config.normalization,
-        )
+        return preprocess_with_record(decode_image(encoded), self.record)
 
     def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """`serving_default`: preprocessed float images [batch, H, W, 3] -> predictions."""
@@ -247,12 +340,13 @@ def export_saved_model(
     export_base: str | os.PathLike,
     *,
     class_names: Sequence[str] | None = None,
-    normalization: str | Normalization = "mean",
+    normalization: str | Normalization | None = None,
     image_size: int | None = None,
     resize_size: int | None = None,
     version: int | None = None,
     top_k: int = spec.DEFAULT_TOP_K,
     warmup: bool = True,
+    override_record: bool = False,
 ) -> Path:
     """Exports `model` for TF Serving as `<export_base>/<version>/`; returns that directory.
 
@@ -262,15 +356,17 @@ def export_saved_model(
             `probabilities` turns into probabilities with a softmax); any data format, dtype
             policy or distribution strategy it was built under.
         export_base: the model's base path for TF Serving (created if missing).
-        class_names: one name per class (default `labels.default_class_names`).
-        normalization: a name of `keras_classics.normalization` (the model's input scaling).
-        image_size: the served centre crop (default: the model's input size).
-        resize_size: the shorter side before cropping (default `eval_resize_size(image_size)`,
-            256 for 224; pass `image_size` to serve the whole image, as CIFAR is tested).
+        class_names, normalization, image_size, resize_size: the preprocessing. By default
+            the model's own record (a preset's weights, a training run's `model.keras`); an
+            argument that contradicts it is a ValueError unless `override_record`. A model
+            without a record takes them as given, else assumes normalization "mean", the
+            model's input size, `eval_resize_size(image_size)` (256 for 224) and
+            `labels.default_class_names`, and logs what it assumed.
         version: the integer version (default: one more than the newest); an existing version
             is never overwritten: FileExistsError.
         top_k: how many classes `classes`, `class_names` and `scores` list (at most all).
         warmup: write `assets.extra/tf_serving_warmup_requests`.
+        override_record: serve explicit arguments that contradict the model's record.
 
     The version is written under a temporary name and renamed into place when complete.
     """
@@ -286,13 +382,19 @@ def export_saved_model(
         image_size=image_size,
         resize_size=resize_size,
         top_k=top_k,
+        override_record=override_record,
     )
     version = resolve_version(export_base, version)
     archive = build_archive(model, config)
     with atomic_version_dir(export_base, version) as directory:
         archive.write_out(os.fspath(directory), verbose=False)
         set_method_name(directory, spec.SIGNATURE_CLASSIFY, spec.CLASSIFY_METHOD)
-        metadata = {"model": model.name, "version": version, **asdict(config)}
+        metadata = {
+            "model": model.name,
+            "version": version,
+            **asdict(config),
+            "preprocessing": config.record.to_dict(),
+        }
         (directory / spec.METADATA_FILE).parent.mkdir(exist_ok=True)
         (directory / spec.METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
         if warmup:
@@ -301,5 +403,6 @@ def export_saved_model(
 
 
 def read_metadata(version_dir: str | os.PathLike) -> dict[str, Any]:
-    """The export's `assets.extra/keras_classics.json` (sizes, normalisation, class names)."""
+    """The export's `assets.extra/keras_classics.json` (sizes, normalisation, class names; the
+    served preprocessing record under "preprocessing")."""
     return json.loads((Path(version_dir) / spec.METADATA_FILE).read_text())

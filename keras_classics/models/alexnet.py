@@ -135,16 +135,22 @@ def AlexNet(
     """
     check_choice("variant", variant, list(VARIANTS))
     spec = VARIANTS[variant]
-    name = name or ("alexnet" if variant == "paper" else f"alexnet_{variant}")
+    registered = "alexnet" if variant == "paper" else f"alexnet_{variant}"
+    name = name or registered
     weights = check_builder_args(
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"family": "alexnet", "variant": variant},
+        model=registered,
+        structure={},
     )
     inputs, x = model_input(
-        input_tensor, input_shape, default_size=224, min_size=MIN_INPUT_SIZE, model_name=name
+        input_tensor,
+        input_shape,
+        default_size=224 if include_top else None,
+        min_size=MIN_INPUT_SIZE,
+        model_name=name,
     )
     x = features(x, spec)
     if include_top:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -17,6 +19,29 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
 POOLING_CHOICES = (None, "avg", "max")
 WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
+CHECKPOINT_SUFFIXES = (".h5", ".pth", ".pt", ".npz", ".safetensors")  # see scripts/convert_weights
+PRESET_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")  # "<registry model>.<tag>"
+
+
+def named_variant(builder: Callable[..., Any], first: Any, name: str, doc: str) -> Callable:
+    """The builder of one network of a family: `builder(first, ...)`, e.g. ResNet50 = ResNet(50).
+
+    It takes `builder`'s other arguments, declared once there: `help()` and
+    `inspect.signature` show them (keras.applications' order and defaults), positional or by
+    keyword; an unknown argument is a TypeError naming it.
+    """
+    signature = inspect.signature(builder)
+    own = signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def variant(*args: Any, **kwargs: Any) -> keras.Model:
+        bound = own.bind(*args, **kwargs)
+        return builder(first, *bound.args, **bound.kwargs)
+
+    variant.__signature__ = own
+    variant.__name__ = variant.__qualname__ = name
+    variant.__module__ = builder.__module__
+    variant.__doc__ = f"{doc}\n\nArguments: as `{builder.__name__}` after its first."
+    return variant
 
 
 def check_choice(argument: str, value: Any, choices: Sequence[Any]) -> None:
@@ -36,31 +61,46 @@ def check_builder_args(
     weights: str | os.PathLike | None,
     pooling: str | None,
     classes: int,
-    config: dict[str, Any] | None = None,
+    model: str,
+    structure: dict[str, Any],
 ) -> Any:
     """Validates the `keras.applications` arguments every builder takes; returns the weights.
 
-    `weights="imagenet"` is resolved to its public source (`keras_classics.weights.pretrained`)
-    from `config`, the builder's family and structural arguments, so a configuration without
-    one fails before the model is built. The result goes to `load_weights`.
+    `weights` is None, a `.weights.h5` / `.keras` file, "imagenet" (the default preset of the
+    registry model `model`) or a preset name ("resnet50.tv_in1k"). A preset is resolved here,
+    checked against the builder's `structure` (its structural options, named by the builder),
+    so a configuration that does not fit fails before the model is built. The result goes to
+    `load_weights`.
     """
-    if isinstance(weights, str) and weights == "imagenet":
-        from keras_classics.weights.pretrained import find_source
-
-        check_choice("pooling", pooling, POOLING_CHOICES)
-        return find_source(config or {}, include_top=include_top, classes=classes)
-    if weights is not None:
-        if not isinstance(weights, (str, os.PathLike)):
-            raise ValueError(f"weights must be None, 'imagenet' or a file path; got {weights!r}")
-        path = os.fspath(weights)
-        if not path.endswith(WEIGHTS_SUFFIXES):
-            raise ValueError(f"weights file {path!r} must end with one of {list(WEIGHTS_SUFFIXES)}")
-        if not os.path.isfile(path):
-            raise ValueError(f"weights file {path!r} does not exist")
     check_choice("pooling", pooling, POOLING_CHOICES)
     if include_top and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
         raise ValueError(f"classes must be a positive int with include_top=True; got {classes!r}")
-    return weights
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            f"weights must be None, 'imagenet', a preset name or a file path; got {weights!r}"
+        )
+    path = os.fspath(weights)
+    if path.endswith(WEIGHTS_SUFFIXES):
+        if not os.path.isfile(path):
+            raise ValueError(f"weights file {path!r} does not exist")
+        return weights
+    if path.endswith(CHECKPOINT_SUFFIXES):
+        raise ValueError(
+            f"weights={path!r} is a checkpoint to convert, not a Keras weights file (one of "
+            f"{list(WEIGHTS_SUFFIXES)}): scripts/convert_weights.py turns it into one"
+        )
+    if path == "imagenet" or PRESET_NAME.fullmatch(path):
+        from keras_classics.weights.presets import resolve_preset
+
+        return resolve_preset(
+            path, model=model, structure=structure, include_top=include_top, classes=classes
+        )
+    raise ValueError(
+        f"weights={path!r} is neither 'imagenet', a preset name (keras_classics."
+        f"list_presets()) nor a file ending with one of {list(WEIGHTS_SUFFIXES)}"
+    )
 
 
 def image_shape(height: int | None, width: int | None, channels: int) -> tuple[int | None, ...]:
@@ -72,15 +112,16 @@ def model_input(
     input_tensor: Any,
     input_shape: Sequence[int | None] | None,
     *,
-    default_size: int,
+    default_size: int | None,
     min_size: int,
     model_name: str,
 ) -> tuple[Any, Any]:
     """Returns (model inputs, image tensor) from `input_tensor` / `input_shape`.
 
-    Without either, the input is `default_size` square with 3 channels in the global data
-    format. Spatial sizes may be None (any size) but, when given, must be at least `min_size`
-    (the smallest input the network takes, e.g. its total stride).
+    Without either, the input is `default_size` square (None: any size, as keras.applications
+    gives a model built with `include_top=False`) with 3 channels in the global data format.
+    Spatial sizes may be None (any size) but, when given, must be at least `min_size` (the
+    smallest input the network takes, e.g. its total stride).
     """
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
@@ -228,7 +269,8 @@ def output_activation(x: Any, activation: Any) -> Any:
 def load_weights(model: keras.Model, weights: Any) -> keras.Model:
     """Loads a `.weights.h5` or `.keras` file into `model`; a mismatch names file and model.
 
-    `weights` may also be the pretrained source `check_builder_args` resolved "imagenet" to.
+    `weights` may also be the preset `check_builder_args` resolved; the model then comes back
+    with the preset's preprocessing record attached.
     """
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         from keras_classics.weights.pretrained import load_pretrained

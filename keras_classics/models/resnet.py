@@ -32,6 +32,7 @@ from keras_classics.models.common import (
     global_pool,
     load_weights,
     model_input,
+    named_variant,
 )
 from keras_classics.registry import register_model
 
@@ -48,6 +49,11 @@ class ResNetSpec:
     widths: tuple[int, ...]  # filters of each stage's 3x3 convolutions
     stem: str  # "imagenet" (7x7/2 conv + 3x3/2 max-pool) or "cifar" (3x3 conv)
     input_size: int
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers: 2 (basic) or 3 (bottleneck) per block, the stem and the classifier."""
+        return (3 if self.block == "bottleneck" else 2) * sum(self.repeats) + 2
 
     @property
     def total_stride(self) -> int:
@@ -194,13 +200,8 @@ def build_resnet(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={
-            "family": "resnet" if spec.stem == "imagenet" else "resnet_cifar",
-            "depth": (3 if spec.block == "bottleneck" else 2) * sum(spec.repeats) + 2,
-            "shortcut": shortcut,
-            "stride_in_1x1": stride_in_1x1,
-            "plain": plain,
-        },
+        model=f"{'plain' if plain else 'resnet'}{spec.depth}",
+        structure={"shortcut": shortcut, "stride_in_1x1": stride_in_1x1},
     )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
@@ -208,7 +209,7 @@ def build_resnet(
     inputs, x = model_input(
         input_tensor,
         input_shape,
-        default_size=spec.input_size,
+        default_size=spec.input_size if include_top else None,
         min_size=spec.total_stride,
         model_name=name,
     )
@@ -325,63 +326,61 @@ def ResNetCIFAR(
 
 
 # --- named variants (the paper's networks) -----------------------------------------------
-# Each takes the arguments of `ResNet` / `ResNetCIFAR` after `depth`, positionally in the
-# keras.applications order or by keyword.
 
-
-def ResNet18(*args: Any, **kwargs: Any) -> keras.Model:
-    """ResNet-18: basic blocks 2-2-2-2; 11,689,512 parameters (option B, 1000 classes)."""
-    return ResNet(18, *args, **kwargs)
-
-
-def ResNet34(*args: Any, **kwargs: Any) -> keras.Model:
-    """ResNet-34: basic blocks 3-4-6-3; 21,797,672 parameters (option B, 1000 classes)."""
-    return ResNet(34, *args, **kwargs)
-
-
-def ResNet50(*args: Any, **kwargs: Any) -> keras.Model:
-    """ResNet-50: bottleneck blocks 3-4-6-3; 25,557,032 parameters (option B, 1000 classes)."""
-    return ResNet(50, *args, **kwargs)
-
-
-def ResNet101(*args: Any, **kwargs: Any) -> keras.Model:
-    """ResNet-101: bottleneck blocks 3-4-23-3; 44,549,160 parameters (option B)."""
-    return ResNet(101, *args, **kwargs)
-
-
-def ResNet152(*args: Any, **kwargs: Any) -> keras.Model:
-    """ResNet-152: bottleneck blocks 3-8-36-3; 60,192,808 parameters (option B)."""
-    return ResNet(152, *args, **kwargs)
-
-
-def ResNet20(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-20 (n = 3): 269,722 parameters with 10 classes."""
-    return ResNetCIFAR(20, *args, **kwargs)
-
-
-def ResNet32(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-32 (n = 5): 464,154 parameters with 10 classes."""
-    return ResNetCIFAR(32, *args, **kwargs)
-
-
-def ResNet44(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-44 (n = 7): 658,586 parameters with 10 classes."""
-    return ResNetCIFAR(44, *args, **kwargs)
-
-
-def ResNet56(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-56 (n = 9): 853,018 parameters with 10 classes."""
-    return ResNetCIFAR(56, *args, **kwargs)
-
-
-def ResNet110(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-110 (n = 18): 1,727,962 parameters with 10 classes."""
-    return ResNetCIFAR(110, *args, **kwargs)
-
-
-def ResNet1202(*args: Any, **kwargs: Any) -> keras.Model:
-    """CIFAR ResNet-1202 (n = 200): 19,421,274 parameters with 10 classes."""
-    return ResNetCIFAR(1202, *args, **kwargs)
+ResNet18 = named_variant(
+    ResNet,
+    18,
+    "ResNet18",
+    "ResNet-18: basic blocks 2-2-2-2; 11,689,512 parameters (option B, 1000 classes).",
+)
+ResNet34 = named_variant(
+    ResNet,
+    34,
+    "ResNet34",
+    "ResNet-34: basic blocks 3-4-6-3; 21,797,672 parameters (option B, 1000 classes).",
+)
+ResNet50 = named_variant(
+    ResNet,
+    50,
+    "ResNet50",
+    "ResNet-50: bottleneck blocks 3-4-6-3; 25,557,032 parameters (option B, 1000 classes).",
+)
+ResNet101 = named_variant(
+    ResNet,
+    101,
+    "ResNet101",
+    "ResNet-101: bottleneck blocks 3-4-23-3; 44,549,160 parameters (option B).",
+)
+ResNet152 = named_variant(
+    ResNet,
+    152,
+    "ResNet152",
+    "ResNet-152: bottleneck blocks 3-8-36-3; 60,192,808 parameters (option B).",
+)
+ResNet20 = named_variant(
+    ResNetCIFAR, 20, "ResNet20", "CIFAR ResNet-20 (n = 3): 269,722 parameters with 10 classes."
+)
+ResNet32 = named_variant(
+    ResNetCIFAR, 32, "ResNet32", "CIFAR ResNet-32 (n = 5): 464,154 parameters with 10 classes."
+)
+ResNet44 = named_variant(
+    ResNetCIFAR, 44, "ResNet44", "CIFAR ResNet-44 (n = 7): 658,586 parameters with 10 classes."
+)
+ResNet56 = named_variant(
+    ResNetCIFAR, 56, "ResNet56", "CIFAR ResNet-56 (n = 9): 853,018 parameters with 10 classes."
+)
+ResNet110 = named_variant(
+    ResNetCIFAR,
+    110,
+    "ResNet110",
+    "CIFAR ResNet-110 (n = 18): 1,727,962 parameters with 10 classes.",
+)
+ResNet1202 = named_variant(
+    ResNetCIFAR,
+    1202,
+    "ResNet1202",
+    "CIFAR ResNet-1202 (n = 200): 19,421,274 parameters with 10 classes.",
+)
 
 
 for _depth in IMAGENET_SPECS:

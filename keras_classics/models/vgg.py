@@ -30,6 +30,7 @@ from keras_classics.models.common import (
     image_shape,
     load_weights,
     model_input,
+    named_variant,
     output_activation,
 )
 from keras_classics.registry import register_model
@@ -159,12 +160,8 @@ def VGG(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={
-            "family": "vgg",
-            "config": config,
-            "batch_norm": batch_norm,
-            "dense_evaluation": dense_evaluation,
-        },
+        model=spec.name + ("_bn" if batch_norm else ""),
+        structure={"dense_evaluation": dense_evaluation},
     )
     if dense_evaluation and not include_top:
         raise ValueError("dense_evaluation=True replaces the top; it needs include_top=True")
@@ -173,7 +170,7 @@ def VGG(
     inputs, x = model_input(
         input_tensor,
         input_shape,
-        default_size=224,
+        default_size=224 if include_top else None,
         min_size=32 * HEAD_MAP_SIZE if dense_evaluation else 32,
         model_name=name,
     )
@@ -232,37 +229,32 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
     return dense
 
 
-# --- named variants; each takes the arguments of `VGG` after `config` ----------------------
+# --- named variants -------------------------------------------------------------------
 
-
-def VGG11(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration A (11 layers): 132,863,336 parameters with 1000 classes."""
-    return VGG("A", *args, **kwargs)
-
-
-def VGG11_LRN(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration A-LRN: A with LRN after the first convolution; 132,863,336 parameters."""
-    return VGG("A-LRN", *args, **kwargs)
-
-
-def VGG13(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration B (13 layers): 133,047,848 parameters with 1000 classes."""
-    return VGG("B", *args, **kwargs)
-
-
-def VGG16C(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration C (16 layers, 1x1 convolutions in stages 3-5): 133,638,952 parameters."""
-    return VGG("C", *args, **kwargs)
-
-
-def VGG16(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration D (16 layers): 138,357,544 parameters with 1000 classes."""
-    return VGG("D", *args, **kwargs)
-
-
-def VGG19(*args: Any, **kwargs: Any) -> keras.Model:
-    """VGG configuration E (19 layers): 143,667,240 parameters with 1000 classes."""
-    return VGG("E", *args, **kwargs)
+VGG11 = named_variant(
+    VGG, "A", "VGG11", "VGG configuration A (11 layers): 132,863,336 parameters with 1000 classes."
+)
+VGG11_LRN = named_variant(
+    VGG,
+    "A-LRN",
+    "VGG11_LRN",
+    "VGG configuration A-LRN: A with LRN after the first convolution; 132,863,336 parameters.",
+)
+VGG13 = named_variant(
+    VGG, "B", "VGG13", "VGG configuration B (13 layers): 133,047,848 parameters with 1000 classes."
+)
+VGG16C = named_variant(
+    VGG,
+    "C",
+    "VGG16C",
+    "VGG configuration C (16 layers, 1x1 convolutions in stages 3-5): 133,638,952 parameters.",
+)
+VGG16 = named_variant(
+    VGG, "D", "VGG16", "VGG configuration D (16 layers): 138,357,544 parameters with 1000 classes."
+)
+VGG19 = named_variant(
+    VGG, "E", "VGG19", "VGG configuration E (19 layers): 143,667,240 parameters with 1000 classes."
+)
 
 
 for _config, _spec in VGG_SPECS.items():

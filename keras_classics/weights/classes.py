@@ -9,6 +9,7 @@ models share this class order (the sorted WordNet ids of ILSVRC-2012).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,21 +29,23 @@ def imagenet_class_names() -> tuple[str, ...]:
     return names
 
 
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[int, str, float]]]:
-    """The `top` classes of each row of `preds` (N, 1000), best first, as in keras.applications.
+def top_classes(
+    preds: Any, top: int = 5, class_names: Sequence[str] | None = None
+) -> list[list[tuple[int, str, float]]]:
+    """The `top` classes of each row of `preds` (N, classes), best first, as in
+    keras.applications' `decode_predictions`: (class index, class name, score) tuples.
 
-    Each row gives a list of (class index, class name, score) tuples; keras.applications gives
-    the WordNet id where this gives the class index.
+    `class_names` defaults to the ImageNet names (then `preds` must have 1000 columns).
     """
+    names = imagenet_class_names() if class_names is None else tuple(class_names)
     preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] != IMAGENET_CLASSES:
+    if preds.ndim != 2 or preds.shape[1] != len(names):
         raise ValueError(
-            f"decode_predictions expects a batch of ImageNet scores of shape (samples, "
-            f"{IMAGENET_CLASSES}); got shape {preds.shape}"
+            f"decode_predictions expects a batch of scores of shape (samples, {len(names)}) "
+            f"for {len(names)} class names; got shape {preds.shape}"
         )
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= IMAGENET_CLASSES:
-        raise ValueError(f"top must be an int from 1 to {IMAGENET_CLASSES}; got {top!r}")
-    names = imagenet_class_names()
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(names):
+        raise ValueError(f"top must be an int from 1 to {len(names)}; got {top!r}")
     best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
     return [
         [(int(i), names[i], float(row[i])) for i in indices]

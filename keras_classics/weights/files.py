@@ -1,6 +1,8 @@
 """Reading checkpoint files into NumPy: PyTorch state dicts and keras.applications HDF5 files.
 
-- `.pth` / `.pt`: `torch.load(weights_only=True)`, needs torch;
+- `.pth` / `.pt`: `keras_classics.weights.pth.read_pth`, a restricted unpickler that reads
+  tensor data only and needs no torch (or, with `pth_reader="torch"`, torch's own
+  `torch.load(weights_only=True)`: the `torch` extra);
 - `.safetensors`: `safetensors.numpy`, no torch;
 - `.npz`: NumPy, one array per state-dict key;
 - `.h5`: the legacy Keras HDF5 weights format of the keras.applications files (per layer, its
@@ -15,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from keras_classics.weights.pth import read_pth
+
 STATE_DICT_SUFFIXES = (".pth", ".pt", ".safetensors", ".npz")
+PTH_READERS = ("builtin", "torch")
 KERAS_H5_SUFFIXES = (".h5",)
 
 
@@ -39,13 +44,17 @@ def _require(module: str, path: str, hint: str) -> Any:
         raise ValueError(f"reading {path!r} needs {module.split('.')[0]}; {hint}") from error
 
 
-def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, np.ndarray]:
+def read_state_dict(
+    source: str | os.PathLike | Mapping[str, Any], pth_reader: str = "builtin"
+) -> dict[str, np.ndarray]:
     """A PyTorch state dict as {key: NumPy array}, from a file or a mapping of tensors/arrays.
 
-    A `.pth` file is read with torch (`weights_only=True`, no code runs); `.safetensors` and
-    `.npz` files need no torch. A checkpoint that wraps the state dict under "state_dict" or
-    "model" is unwrapped.
+    A `.pth` file is read by `pth_reader`: "builtin" (no torch; a pickle that would run code is
+    refused) or "torch" (`torch.load(weights_only=True)`). `.safetensors` and `.npz` files need
+    no torch. A checkpoint that wraps the state dict under "state_dict" or "model" is unwrapped.
     """
+    if pth_reader not in PTH_READERS:
+        raise ValueError(f"pth_reader={pth_reader!r} is not valid; choose one of {PTH_READERS}")
     if isinstance(source, Mapping):
         state = source
     else:
@@ -62,11 +71,14 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, 
         elif path.endswith(".npz"):
             with np.load(path, allow_pickle=False) as arrays:
                 state = {key: arrays[key] for key in arrays.files}
+        elif pth_reader == "builtin":
+            state = read_pth(path)
         else:
-            torch = _require(
-                "torch", path, "install torch, or save the state dict as .safetensors or .npz"
-            )
+            hint = "pip install keras_classics[torch], or use the builtin reader"
+            torch = _require("torch", path, hint)
             state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{path!r} holds a {type(state).__name__}, not a state dict")
     for wrapper in ("state_dict", "model"):
         if isinstance(state.get(wrapper), Mapping):
             state = state[wrapper]

@@ -136,7 +136,7 @@ def test_v1_5_layout_costs_more():
 @pytest.mark.parametrize("depth", list(IMAGENET))
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_imagenet_feature_maps(depth, pooling):
-    model = kc.ResNet(depth, include_top=False, pooling=pooling)
+    model = kc.ResNet(depth, include_top=False, pooling=pooling, input_shape=(224, 224, 3))
     expansion = 1 if IMAGENET[depth][0] == "basic" else 4
     for stage, (size, width) in enumerate(
         zip((56, 28, 14, 7), (64, 128, 256, 512), strict=True), start=2
@@ -150,7 +150,7 @@ def test_imagenet_feature_maps(depth, pooling):
 
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_cifar_feature_maps(pooling):
-    model = kc.ResNet20(include_top=False, pooling=pooling)
+    model = kc.ResNet20(include_top=False, pooling=pooling, input_shape=(32, 32, 3))
     for stage, (size, width) in enumerate(zip((32, 16, 8), (16, 32, 64), strict=True), start=2):
         assert tuple(model.get_layer(f"conv{stage}_block3_out").output.shape[1:]) == (
             size,
@@ -291,7 +291,7 @@ def test_any_input_size_with_none(rng):
         (lambda: kc.ResNet18(input_shape=(16, 16, 3)), "at least 32"),
         (lambda: kc.ResNet20(input_shape=(32, 32)), "3 entries"),
         (lambda: kc.ResNet20(input_shape=(32, 32, 0)), "positive number of channels"),
-        (lambda: kc.ResNet20(weights="imagenet"), "no public ImageNet weights for"),
+        (lambda: kc.ResNet20(weights="imagenet"), "has no public ImageNet weights"),
         (lambda: kc.ResNet18(weights="/nonexistent/w.weights.h5"), "does not exist"),
         (lambda: kc.ResNet18(weights="w.h5"), r"\['.weights.h5', '.keras'\]"),
         (lambda: kc.get_model("resnet51"), r"unknown model 'resnet51'.*'resnet50'"),

@@ -103,7 +103,7 @@ def test_multiply_adds(config):
 
 @pytest.mark.parametrize("config", list(BUILDERS))
 def test_feature_maps_and_layers(config):
-    model = BUILDERS[config](include_top=False)
+    model = BUILDERS[config](include_top=False, input_shape=(224, 224, 3))
     for stage, (size, width) in enumerate(
         zip((224, 112, 56, 28, 14), (64, 128, 256, 512, 512), strict=True), start=1
     ):

@@ -170,3 +170,49 @@ def test_predict_over_grpc(exported, local_server, capsys):
         (exported / f).read_bytes() for f in files
     ]
     assert capsys.readouterr().out.strip().splitlines() == expected_lines(exported, files)
+
+
+def test_export_refuses_a_flag_that_contradicts_the_models_record(tmp_path, capsys):
+    import keras_classics as kc
+    from keras_classics.normalization import PreprocessingRecord
+
+    record = PreprocessingRecord("cifar10", 32, 32, source="runs/digits")
+    kc.attach_record(kc.ResNet20(), record).save(tmp_path / "model.keras")
+    main = runpy.run_path(str(REPO / "scripts" / "export.py"))["main"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--keras-model", str(tmp_path / "model.keras"), "--normalization", "mean",
+              "--export-base", str(tmp_path / "base")])  # fmt: skip
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1  # one line, no traceback
+    assert error.startswith("export.py: error: the export arguments contradict the")
+    assert "(from runs/digits): normalization='mean' but the record says 'cifar10'" in error
+    assert "--override-record" in error and not (tmp_path / "base").exists()
+
+
+def test_predict_with_a_keras_model_uses_its_record(exported, tmp_path, capsys):
+    import keras
+
+    import keras_classics as kc
+    from keras_classics.data.evaluation import decode_image, preprocess_with_record
+    from keras_classics.normalization import PreprocessingRecord
+
+    record = PreprocessingRecord("cifar10", 32, 40, class_names=("cat", "dog", "owl"))
+    model = kc.attach_record(kc.ResNet20(classes=3), record)
+    model.save(tmp_path / "model.keras")
+    files = [str(exported / "cat.jpg"), str(exported / "dog.png")]
+    predict_main()([*files, "--keras-model", str(tmp_path / "model.keras"), "--top-k", "2"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    inputs = np.stack(
+        [preprocess_with_record(decode_image(Path(f).read_bytes()), record) for f in files]
+    )
+    probabilities = np.asarray(model.predict_on_batch(inputs))
+    for path, line, row in zip(files, lines, probabilities, strict=True):
+        top = np.argsort(-row)[:2]
+        assert line == f"{path}: " + ", ".join(
+            f"{record.class_names[i]} ({row[i]:.4f})" for i in top
+        )
+    keras.Model(model.input, model.output).save(tmp_path / "bare.keras")
+    with pytest.raises(SystemExit):
+        predict_main()([files[0], "--keras-model", str(tmp_path / "bare.keras")])
+    assert "carries no preprocessing record" in capsys.readouterr().err

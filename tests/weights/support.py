@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pytest
 
-from keras_classics.weights import import_torchvision
+from keras_classics.weights import PRESETS, import_torchvision
+from keras_classics.weights.presets import PublishedFile
 
 
 def torchvision_models() -> Any:
@@ -65,3 +69,28 @@ def assert_unchanged(model: keras.Model, before: list[np.ndarray]) -> None:
     """Every weight of `model` still equals `before` (nothing half-loaded)."""
     for old, new in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+def publish(monkeypatch, name: str, path: Path, url: str | None = None, notop: bool = False):
+    """Points PRESETS[name] (or its notop file) at `path` (or `url`), with the hash of `path`'s
+    bytes: the override a test uses in place of the publisher's server."""
+    preset = PRESETS[name]
+    published = preset.notop_file if notop else preset.file
+    digest = hashlib.new(published.algorithm, path.read_bytes()).hexdigest()
+    if published.algorithm == "sha256":
+        digest = digest[:8]  # torchvision publishes a prefix, in the file name
+    file = PublishedFile(url or path.as_uri(), digest, published.algorithm)
+    changed = {"notop_file" if notop else "file": file}
+    monkeypatch.setitem(PRESETS, name, dataclasses.replace(preset, **changed))
+    return file
+
+
+def save_published_torchvision(model: Any, directory: Path, stem: str) -> Path:
+    """`model`'s state dict saved by torch.save, named as torch.hub: `<stem>-<sha256[:8]>.pth`."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}-published.pth"
+    torch.save(model.state_dict(), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    return path.rename(directory / f"{stem}-{digest}.pth")

@@ -1,12 +1,10 @@
-"""weights="imagenet": the sources table, download (mocked by local files), hash, cache, errors."""
+"""Presets and weights="imagenet": the table, download (mocked by local files), hash, cache,
+the record attached, errors."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import inspect
 import socket
-from pathlib import Path
 
 import h5py
 import keras
@@ -16,44 +14,15 @@ import pytest
 import keras_classics as kc
 from keras_classics.normalization import NORMALIZATIONS
 from keras_classics.registry import list_models
-from keras_classics.weights import SOURCES, load_torchvision, pretrained_source
-from keras_classics.weights.pretrained import PublishedFile
-from tests.helpers import assert_close_to_scale, perturb_weights
-from tests.weights.support import random_torchvision, torch_logits, torchvision_models
+from keras_classics.weights import PRESETS, get_preset, load_torchvision
+from tests.helpers import REPO, assert_close_to_scale, perturb_weights
+from tests.weights.support import (
+    publish,
+    torch_logits,
+    torchvision_models,
+)
 
-
-def publish(monkeypatch, name: str, path: Path, url: str | None = None, notop: bool = False):
-    """Points SOURCES[name] (or its notop file) at `path`, with the hash of `path`'s bytes."""
-    source = SOURCES[name]
-    published = source.notop_file if notop else source.file
-    digest = hashlib.new(published.algorithm, path.read_bytes()).hexdigest()
-    if published.algorithm == "sha256":
-        digest = digest[:8]  # torchvision publishes a prefix, in the file name
-    file = PublishedFile(url or path.as_uri(), digest, published.algorithm)
-    changed = {"notop_file" if notop else "file": file}
-    monkeypatch.setitem(SOURCES, name, dataclasses.replace(source, **changed))
-    return file
-
-
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def resnet18_origin(tmp_path):
-    """A random torchvision ResNet-18 saved as its published file would be."""
-    import torch
-
-    source = random_torchvision("resnet18")
-    origin = tmp_path / "origin"
-    origin.mkdir()
-    path = origin / "resnet18-published.pth"
-    torch.save(source.state_dict(), path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
-    return source, path.rename(origin / f"resnet18-{digest}.pth")
+R18 = "resnet18.tv_in1k"
 
 
 def test_imagenet_weights_download_verify_convert_and_cache(
@@ -62,7 +31,7 @@ def test_imagenet_weights_download_verify_convert_and_cache(
     import torch
 
     source, path = resnet18_origin
-    file = publish(monkeypatch, "resnet18", path)
+    file = publish(monkeypatch, R18, path)
     model = kc.ResNet18(weights="imagenet", classifier_activation=None)
     by_hand = load_torchvision(path, kc.ResNet18(classifier_activation=None))
     x = rng.normal(size=(2, 224, 224, 3)).astype("float32")
@@ -70,10 +39,10 @@ def test_imagenet_weights_download_verify_convert_and_cache(
     np.testing.assert_array_equal(logits, np.asarray(by_hand(x, training=False)))
     assert_close_to_scale(logits, torch_logits(source, x))
     downloaded = keras_home / "models" / file.file_name
-    converted = keras_home / "models" / "keras_classics" / f"resnet18-{file.hash}.weights.h5"
+    converted = keras_home / "models" / "keras_classics" / f"{R18}-{file.hash}.weights.h5"
     assert downloaded.is_file() and converted.is_file()
-    assert pretrained_source(model) is SOURCES["resnet18"]
-    assert pretrained_source(model).normalization == "torch"
+    assert kc.model_record(model) == PRESETS[R18].record
+    assert kc.model_record(model).normalization == "torch" and kc.model_record(model).source == R18
     # The converted file is used from now on: no download, no conversion.
     published = path.read_bytes()
     path.unlink()
@@ -85,12 +54,14 @@ def test_imagenet_weights_download_verify_convert_and_cache(
     trunk = kc.ResNet18(include_top=False, pooling="avg", weights="imagenet")
     source.fc = torch.nn.Identity()
     assert_close_to_scale(trunk(x, training=False), torch_logits(source, x))
-    assert (converted.parent / f"resnet18-{file.hash}_notop.weights.h5").is_file()
+    assert (converted.parent / f"{R18}-{file.hash}_notop.weights.h5").is_file()
+    assert kc.model_record(trunk).class_names is None  # no classifier, no class names
+    assert kc.model_record(trunk).normalization == "torch"
 
 
 def test_a_corrupted_file_is_rejected_and_deleted(monkeypatch, keras_home, resnet18_origin):
     _, path = resnet18_origin
-    file = publish(monkeypatch, "resnet18", path)
+    file = publish(monkeypatch, R18, path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte
     path.write_bytes(bytes(data))
@@ -107,7 +78,7 @@ def test_offline_names_the_url_and_where_to_place_the_file(
     with socket.socket() as probe:  # a local port nobody listens on: connection refused
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/{path.name}"
-    publish(monkeypatch, "resnet18", path, url=url)
+    publish(monkeypatch, R18, path, url=url)
     target = keras_home / "models" / path.name
     with pytest.raises(ValueError, match=rf"cannot download {url}.*place it at {target}"):
         kc.ResNet18(weights="imagenet")
@@ -128,12 +99,12 @@ def test_keras_applications_source_without_top_uses_the_notop_file(
     path = tmp_path / "resnet50_notop.h5"
     with h5py.File(path, "w") as file:
         save_weights_to_hdf5_group(file, peer)
-    file = publish(monkeypatch, "resnet50", path, notop=True)
+    file = publish(monkeypatch, "resnet50.keras_in1k", path, notop=True)
     assert file.algorithm == "md5" and len(file.hash) == 32  # keras.applications publishes md5
     ours = kc.ResNet50(include_top=False, weights="imagenet", input_shape=(64, 64, 3))
     x = rng.uniform(0, 255, (1, 64, 64, 3)).astype("float32")
     assert_close_to_scale(ours(x, training=False), peer(x, training=False))
-    assert pretrained_source(ours).normalization == "caffe"
+    assert kc.model_record(ours).normalization == "caffe"
 
 
 @pytest.mark.parametrize(
@@ -143,73 +114,147 @@ def test_keras_applications_source_without_top_uses_the_notop_file(
         lambda: kc.AlexNet(weights="imagenet", variant="one_tower"),
         lambda: kc.VGG11_LRN(weights="imagenet"),
         lambda: kc.VGG16C(weights="imagenet"),
-        lambda: kc.VGG16(weights="imagenet", dense_evaluation=True),
         lambda: kc.ResNet20(weights="imagenet"),
-        lambda: kc.ResNet34(weights="imagenet", shortcut="A"),
-        lambda: kc.ResNet50(weights="imagenet", shortcut="C"),
         lambda: kc.ResNet18(weights="imagenet", plain=True),
     ],
 )
-def test_configurations_without_a_source_list_those_with_one(build):
-    with pytest.raises(ValueError, match="no public ImageNet weights for") as error:
+def test_models_without_a_preset_list_the_presets(build):
+    with pytest.raises(ValueError, match="has no public ImageNet weights") as error:
         build()
-    for source in SOURCES.values():
-        assert source.description in str(error.value)
-    assert "resnet50 with stride_in_1x1=False (torchvision)" in str(error.value)
+    for name in PRESETS:
+        assert name in str(error.value)
 
 
-def test_imagenet_with_other_classes_needs_include_top_false():
-    with pytest.raises(ValueError, match=r"needs classes=1000.*got classes=10.*include_top=False"):
-        kc.ResNet18(weights="imagenet", classes=10)
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: kc.ResNet34(weights="imagenet", shortcut="A"), r"needs shortcut='B'.*'A'"),
+        (lambda: kc.ResNet50(weights="imagenet", shortcut="C"), r"needs shortcut='B'.*'C'"),
+        (
+            lambda: kc.ResNet50(weights="resnet50.tv_in1k"),
+            r"resnet50.tv_in1k' needs stride_in_1x1=False.*get_model\('resnet50.tv_in1k'\).*"
+            r"resnet50.keras_in1k",
+        ),
+        (
+            lambda: kc.VGG16(weights="imagenet", dense_evaluation=True),
+            r"needs dense_evaluation=False",
+        ),
+        (
+            lambda: kc.ResNet34(weights="resnet18.tv_in1k"),
+            r"is for model 'resnet18', not 'resnet34'",
+        ),
+        (lambda: kc.ResNet18(weights="resnet18.in22k"), r"unknown preset 'resnet18.in22k'"),
+        (
+            lambda: kc.ResNet18(weights="imagenet", classes=10),
+            r"needs classes=1000.*got classes=10",
+        ),
+        (lambda: kc.ResNet18(weights="r18.pth"), r"a checkpoint to convert.*convert_weights"),
+        (lambda: kc.ResNet18(weights="r18"), r"neither 'imagenet', a preset name"),
+    ],
+)
+def test_a_preset_that_does_not_fit_fails_before_any_download(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
 
 
-def test_pretrained_source_by_name_gives_normalization_and_size():
-    assert pretrained_source("resnet50").converter == "keras_applications"
-    assert pretrained_source("resnet50").normalization == "caffe"
-    v1_5 = pretrained_source("resnet50", stride_in_1x1=False)
-    assert v1_5 is SOURCES["resnet50_v1.5"] and v1_5.normalization == "torch"
-    assert pretrained_source("vgg16_bn").preprocessing is NORMALIZATIONS["torch"]
-    assert pretrained_source("alexnet_owt").input_size == 224
-    for wrong in ("alexnet", "resnet20"):
-        with pytest.raises(ValueError, match="no public ImageNet weights"):
-            pretrained_source(wrong)
-    with pytest.raises(ValueError, match=r"unknown model 'resnet51'.*resnet50_v1\.5"):
-        pretrained_source("resnet51")
-    with pytest.raises(ValueError, match="was not built with weights='imagenet'"):
-        pretrained_source(kc.ResNet20())
+def test_imagenet_is_the_documented_default_preset():
+    defaults = {p.model: name for name, p in PRESETS.items() if p.default}
+    assert defaults == {
+        "resnet18": "resnet18.tv_in1k",
+        "resnet34": "resnet34.tv_in1k",
+        "resnet50": "resnet50.keras_in1k",
+        "resnet101": "resnet101.keras_in1k",
+        "resnet152": "resnet152.keras_in1k",
+        "vgg11": "vgg11.tv_in1k",
+        "vgg11_bn": "vgg11_bn.tv_in1k",
+        "vgg13": "vgg13.tv_in1k",
+        "vgg13_bn": "vgg13_bn.tv_in1k",
+        "vgg16": "vgg16.keras_in1k",
+        "vgg16_bn": "vgg16_bn.tv_in1k",
+        "vgg19": "vgg19.keras_in1k",
+        "vgg19_bn": "vgg19_bn.tv_in1k",
+        "alexnet_owt": "alexnet_owt.tv_in1k",
+    }
+    assert kc.list_presets("resnet50") == ["resnet50.keras_in1k", "resnet50.tv_in1k"]
+    assert kc.list_presets() == list(PRESETS)
+    with pytest.raises(ValueError, match=r"unknown preset 'resnet50.v2'.*resnet50.tv_in1k"):
+        get_preset("resnet50.v2")
 
 
-def test_every_source_resolves_to_itself_with_a_known_normalization():
-    for name, source in SOURCES.items():
-        assert pretrained_source(source.model, **source.options) is source, name
-        assert source.model in list_models() and source.normalization in NORMALIZATIONS
-        assert source.file.url.endswith(source.file.file_name)
+def test_every_preset_states_its_facts():
+    for name, preset in PRESETS.items():
+        assert name == f"{preset.model}.{name.split('.')[1]}" and preset.model in list_models()
+        assert preset.record.normalization in NORMALIZATIONS and preset.record.source == name
+        assert preset.record.normalization == ("torch" if "tv_" in name else "caffe"), name
+        assert (preset.record.image_size, preset.record.resize_size) == (224, 256)
+        assert (
+            preset.classes == 1000
+            and preset.record.class_names == kc.weights.imagenet_class_names()
+        )
+        assert preset.file.url.endswith(preset.file.file_name) and preset.licence
+        assert 50 < preset.top1 < preset.top5 < 100
 
 
-def test_keras_sources_are_those_keras_applications_publishes():
+def test_get_model_builds_a_preset_with_its_options(monkeypatch):
+    built = {}
+    monkeypatch.setattr(
+        "keras_classics.registry.ModelEntry.build", lambda entry, **kwargs: built.update(kwargs)
+    )
+    kc.get_model("resnet50.tv_in1k", include_top=False)
+    assert built == {
+        "shortcut": "B",
+        "stride_in_1x1": False,
+        "weights": "resnet50.tv_in1k",
+        "include_top": False,
+    }
+    built.clear()
+    kc.get_model("resnet50", weights="resnet50.tv_in1k", classes=1000)
+    assert built["stride_in_1x1"] is False and built["weights"] == "resnet50.tv_in1k"
+
+
+def test_keras_presets_are_those_keras_applications_publishes():
     from keras.src.applications import resnet, vgg16, vgg19
 
-    for source in SOURCES.values():
-        if source.converter != "keras_applications":
+    for preset in PRESETS.values():
+        if preset.converter != "keras_applications":
             continue
-        files = (source.file, source.notop_file)
-        if source.name.startswith("vgg"):
-            module = {"vgg16": vgg16, "vgg19": vgg19}[source.name]
+        files = (preset.file, preset.notop_file)
+        if preset.model.startswith("vgg"):
+            module = {"vgg16": vgg16, "vgg19": vgg19}[preset.model]
             assert [f.url for f in files] == [module.WEIGHTS_PATH, module.WEIGHTS_PATH_NO_TOP]
             code = inspect.getsource(module)  # VGG's md5s are literals in the builder
-            assert all(f'file_hash="{f.hash}"' in code for f in files), source.name
+            assert all(f'file_hash="{f.hash}"' in code for f in files), preset.name
         else:
-            assert resnet.WEIGHTS_HASHES[source.name] == tuple(f.hash for f in files)
-            stem = f"{resnet.BASE_WEIGHTS_PATH}{source.name}_weights_tf_dim_ordering_tf_kernels"
+            assert resnet.WEIGHTS_HASHES[preset.model] == tuple(f.hash for f in files)
+            stem = f"{resnet.BASE_WEIGHTS_PATH}{preset.model}_weights_tf_dim_ordering_tf_kernels"
             assert [f.url for f in files] == [f"{stem}.h5", f"{stem}_notop.h5"]
 
 
-def test_torchvision_sources_are_those_torchvision_publishes():
+def test_torchvision_presets_are_those_torchvision_publishes():
     models = torchvision_models()
-    for source in SOURCES.values():
-        if source.converter == "torchvision":
-            enum = getattr(models, source.reference.split(".")[2])
-            published = enum.IMAGENET1K_V1
-            assert published.url == source.file.url, source.name
-            assert published.meta["_metrics"]["ImageNet-1K"]["acc@1"] == source.top1
-            assert f"-{source.file.hash}." in source.file.file_name
+    for preset in PRESETS.values():
+        if preset.converter == "torchvision":
+            published = getattr(models, preset.reference.split(".")[2]).IMAGENET1K_V1
+            assert published.url == preset.file.url, preset.name
+            metrics = published.meta["_metrics"]["ImageNet-1K"]
+            assert (metrics["acc@1"], metrics["acc@5"]) == (preset.top1, preset.top5)
+            assert f"-{preset.file.hash}." in preset.file.file_name
+            transforms = published.transforms()  # the record is torchvision's own evaluation
+            assert (transforms.crop_size, transforms.resize_size) == ([224], [256])
+            assert str(transforms.interpolation.value) == preset.record.interpolation
+            assert list(published.meta["categories"]) == list(preset.record.class_names)
+
+
+def test_the_docs_table_states_every_preset():
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in (REPO / "docs" / "weights.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
+    assert sorted(rows) == sorted(PRESETS)
+    for name, preset in PRESETS.items():
+        row = rows[name]
+        assert preset.file.url in row and f"`{preset.file.hash}`" in row, name
+        assert f"{preset.top1} / {preset.top5}" in row and preset.licence in row, name
+        assert f"`{preset.record.normalization}`" in row, name
+        assert ("| yes |" if preset.default else "| no |") in row, name

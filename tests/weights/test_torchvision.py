@@ -56,7 +56,7 @@ def test_converted_model_gives_torchvision_logits(rng, torch_name):
         assert_close_to_scale(model(x, training=False), torch_logits(source, x))
 
 
-@pytest.mark.parametrize("suffix", ["npz", "safetensors"])
+@pytest.mark.parametrize("suffix", ["pth", "npz", "safetensors"])
 def test_state_dict_files_read_without_torch(tmp_path, monkeypatch, rng, suffix):
     import torch
 
@@ -68,11 +68,11 @@ def test_state_dict_files_read_without_torch(tmp_path, monkeypatch, rng, suffix)
     else:
         save = pytest.importorskip("safetensors.numpy", reason="pip install safetensors").save_file
         save(state, str(tmp_path / "r18.safetensors"))
-    from_torch = read_state_dict(tmp_path / "r18.pth")
+    from_torch = read_state_dict(tmp_path / "r18.pth", pth_reader="torch")
     with monkeypatch.context() as blocked:
         blocked.setitem(sys.modules, "torch", None)  # `import torch` fails in here
-        with pytest.raises(ValueError, match=r"r18.pth.* needs torch.*\.safetensors or \.npz"):
-            read_state_dict(tmp_path / "r18.pth")
+        with pytest.raises(ValueError, match=r"r18.pth.* needs torch.*keras_classics\[torch\]"):
+            read_state_dict(tmp_path / "r18.pth", pth_reader="torch")
         read = read_state_dict(tmp_path / f"r18.{suffix}")
         ours = load_torchvision(tmp_path / f"r18.{suffix}", build("resnet18", {}))
     assert sorted(read) == sorted(from_torch) == sorted(state)
