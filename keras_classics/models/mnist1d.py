@@ -132,16 +132,22 @@ def check_args(
     weights: str | os.PathLike | None,
     pooling: str | None,
     classes: int,
-    config: dict[str, Any],
+    model: str,
+    structure: dict[str, Any],
 ) -> Any:
     """`check_builder_args` for this family: no ImageNet weights exist for 1D signals."""
     if isinstance(weights, str) and weights == "imagenet":
         raise ValueError(
-            f"weights='imagenet' does not exist for the 1D {config['model']}; use None or a "
+            f"weights='imagenet' does not exist for the 1D {model}; use None or a "
             "`.weights.h5` / `.keras` file"
         )
     return check_builder_args(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes, config=config
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        model=model,
+        structure=structure,
     )
 
 
@@ -173,7 +179,8 @@ def MNIST1DMLP(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": model},
+        model=f"{model}_1d",
+        structure={"hidden": hidden},
     )
     inputs, x = signal_input(
         input_tensor, input_shape, min_length=1, model_name=model, fixed_length=True
@@ -220,7 +227,8 @@ def MNIST1DCNN(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": "cnn"},
+        model="cnn_1d",
+        structure={},
     )
     inputs, x = signal_input(
         input_tensor, input_shape, min_length=8, model_name="cnn", fixed_length=include_top
@@ -347,7 +355,8 @@ def ResNet1D(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": "resnet1d", "depth": depth, "shortcut": shortcut, "plain": plain},
+        model=f"{'plain' if plain else 'resnet'}{depth}_1d",
+        structure={"shortcut": shortcut},
     )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
@@ -382,7 +391,9 @@ def ResNet56_1D(*args: Any, **kwargs: Any) -> keras.Model:
     return ResNet1D(56, *args, **kwargs)
 
 
-_register = partial(register_model, family=FAMILY, input_size=SIGNAL_LENGTH, default_classes=10)
+_register = partial(
+    register_model, family=FAMILY, input_size=SIGNAL_LENGTH, default_classes=10, signals=True
+)
 _register("logistic_1d", MNIST1DLogistic)
 _register("mlp_1d", MNIST1DMLP)
 _register("cnn_1d", MNIST1DCNN)
