@@ -11,7 +11,11 @@ import keras
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model: its builder, the arguments it is called with, and its data."""
+    """One registered model: its builder, the arguments it is called with, and its data.
+
+    `input_size` is the side of the square RGB images the model takes, or the length of the
+    signals (`[batch, length]`) for a model that takes signals (`signals`).
+    """
 
     name: str
     builder: Callable[..., keras.Model]
@@ -19,6 +23,14 @@ class ModelEntry:
     input_size: int
     default_classes: int
     kwargs: dict[str, Any] = field(default_factory=dict)
+    signals: bool = False
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The default input shape without the batch axis: `(length,)` or `(size, size, 3)`."""
+        if self.signals:
+            return (self.input_size,)
+        return (self.input_size, self.input_size, 3)
 
     def build(self, **overrides: Any) -> keras.Model:
         """Builds the model; `overrides` take precedence over the entry's own arguments."""
@@ -35,12 +47,16 @@ def register_model(
     family: str,
     input_size: int,
     default_classes: int = 1000,
+    signals: bool = False,
     **kwargs: Any,
 ) -> None:
-    """Registers `builder` (called with `kwargs`) under the lower-case `name`."""
+    """Registers `builder` (called with `kwargs`) under the lower-case `name`; `signals`:
+    it takes 1D signals of length `input_size` instead of square images."""
     if name != name.lower() or name in _REGISTRY:
         raise ValueError(f"model name {name!r} must be lower case and registered only once")
-    _REGISTRY[name] = ModelEntry(name, builder, family, input_size, default_classes, kwargs)
+    _REGISTRY[name] = ModelEntry(
+        name, builder, family, input_size, default_classes, kwargs, signals
+    )
 
 
 def list_models(family: str | None = None) -> list[str]:

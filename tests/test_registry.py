@@ -56,13 +56,18 @@ def test_names_are_unique_and_lower_case():
     assert get_entry("ResNet18").name == "resnet18"
 
 
+def test_entries_give_their_input_shape():
+    assert get_entry("cnn_1d").input_shape == (40,)
+    assert get_entry("vgg16").input_shape == (224, 224, 3)
+    assert get_entry("resnet20").input_shape == (32, 32, 3)
+
+
 @pytest.mark.parametrize("name", kc.list_models())
 def test_every_registered_model_builds_and_runs(rng, name):
     entry = get_entry(name)
     # ResNets pool globally and take small inputs; VGG and AlexNet heads need their 224; the
     # MNIST-1D family takes signals of its length.
-    size = min(entry.input_size, 64) if entry.family.startswith("resnet") else entry.input_size
-    shape = (size,) if entry.family == "mnist1d" else (size, size, 3)
+    shape = (64, 64, 3) if entry.family.startswith("resnet") else entry.input_shape
     model = kc.get_model(name, input_shape=shape, classes=3)
     assert model.name == name
     # Training mode: BN normalises with the batch. In inference mode an untrained net uses the

@@ -64,6 +64,7 @@ class Recipe:
         return image_size if self.eval_full_image else eval_resize_size(image_size)
 
 
+SIGNAL_RECIPE = "signal"  # 1D signals (`[length]` float32): shuffle and batch only
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -107,6 +108,17 @@ RECIPES: dict[str, Recipe] = {
             eval_full_image=True,
             default_image_size=32,
         ),
+        Recipe(
+            SIGNAL_RECIPE,
+            "MNIST-1D (Greydanus 2020): the signals are generated standardised and already "
+            "randomly padded, sheared and translated; only shuffled and batched (no decoding, "
+            "cropping, flipping or normalisation).",
+            scale_range=None,
+            flip=False,
+            normalization="none",
+            eval_full_image=True,
+            default_image_size=40,
+        ),
     )
 }
 DEFAULT_RECIPE_BY_FAMILY = {
@@ -114,6 +126,7 @@ DEFAULT_RECIPE_BY_FAMILY = {
     "vgg": "vgg",
     "resnet": "resnet",
     "resnet_cifar": "cifar",
+    "mnist1d": SIGNAL_RECIPE,
 }
 
 

@@ -1,5 +1,7 @@
 """tf.data pipelines: source -> (shard) -> (cache) -> shuffle -> augment -> batch -> prefetch.
 
+Signals (the `signal` recipe, MNIST-1D) are only shuffled, batched and prefetched.
+
 `make_dataset` builds the pipeline of one input pipeline (one worker) with a PER-REPLICA batch
 size; `distribute_dataset` hands it to a tf.distribute strategy with
 `distribute_datasets_from_function`, so each worker reads its own shard and each replica gets
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from keras_classics.data.augment import Recipe, get_recipe, train_augment
+from keras_classics.data.augment import RECIPES, SIGNAL_RECIPE, Recipe, get_recipe, train_augment
 from keras_classics.data.evaluation import decode_image, preprocess_for_eval
 from keras_classics.data.sources import DataSource
 from keras_classics.normalization import Normalization, get_normalization
@@ -109,7 +111,8 @@ def make_dataset(
     extras: Extras | None = None,
     fused_decode: bool = True,
 ) -> tf.data.Dataset:
-    """Batches of (normalised float32 images [B, S, S, 3], int32 labels [B]).
+    """Batches of (normalised float32 images [B, S, S, 3], int32 labels [B]); with the
+    `signal` recipe, of the source's float32 signals [B, length] as they are.
 
     training: the recipe's random augmentation, shuffled, partial last batch dropped (one
         view per image per epoch, new views every epoch); otherwise the evaluation view
@@ -143,6 +146,12 @@ def make_dataset(
         )
     encoded = source.encoded
     dataset = source.dataset(split, input_context)
+    signals = recipe.name == SIGNAL_RECIPE
+    check_signals(source.name, dataset, recipe)
+    if signals and extras is not None:
+        raise ValueError(
+            "batch augmentations (RandAugment, MixUp, ...) are for images, not signals"
+        )
     if cache:
         dataset = dataset.cache()
     if training:
@@ -160,10 +169,11 @@ def make_dataset(
             )
             return view, label
 
-        dataset = tf.data.Dataset.zip(dataset, seeds).map(
-            augment, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    else:
+        if not signals:
+            dataset = tf.data.Dataset.zip(dataset, seeds).map(
+                augment, num_parallel_calls=tf.data.AUTOTUNE
+            )
+    elif not signals:
         resize_size = resize_size or recipe.eval_resize_size(image_size)
         dataset = dataset.map(
             lambda image, label: (
@@ -180,11 +190,27 @@ def make_dataset(
     if encoded:  # files found undecodable only now (image folders read without verify)
         dataset = dataset.ignore_errors(log_warning=True)
     dataset = dataset.batch(batch_size, drop_remainder=training)
-    if training:  # extras work on 0-255 pixels, so normalise the batch last
+    if training and not signals:  # extras work on 0-255 pixels, so normalise the batch last
         if extras is not None:
             dataset = _apply_extras(dataset, extras, source.num_classes, seed)
         dataset = dataset.map(lambda x, y: (normalize(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, private_threads))
+
+
+def holds_signals(dataset: tf.data.Dataset) -> bool:
+    """Whether a source's elements are 1D signals `([length], label)` (not images)."""
+    return dataset.element_spec[0].shape.rank == 1
+
+
+def check_signals(name: str, dataset: tf.data.Dataset, recipe: Recipe) -> None:
+    """A clear error where the recipe and the source disagree about signals and images."""
+    signals = holds_signals(dataset)
+    if signals != (recipe.name == SIGNAL_RECIPE):
+        kind = "signals" if signals else "images"
+        valid = [r for r in RECIPES if (r == SIGNAL_RECIPE) == signals]
+        raise ValueError(
+            f"{name} holds {kind}: recipe {recipe.name!r} does not suit it; choose {valid}"
+        )
 
 
 def distribute_dataset(

@@ -191,30 +191,37 @@ def conv_bn(
     *,
     name: str,
     zero_gamma: bool = False,
+    rank: int = 2,
 ) -> Any:
     """Bias-free convolution + BatchNormalization, padded symmetrically as Caffe and torchvision.
 
     Stride 1 uses "same" padding (symmetric for odd kernels). A strided convolution is preceded
     by an explicit `ZeroPadding2D((k - 1) // 2)` (`{name}_pad`) and uses "valid" padding, because
     Keras's "same" pads strided layers asymmetrically (more at the bottom/right).
-    Layers: `{name}_pad` (strided, k > 1), `{name}_conv`, `{name}_bn`.
+    Layers: `{name}_pad` (strided, k > 1), `{name}_conv`, `{name}_bn`. `rank=1` builds the same
+    on signals `[batch, length, channels]` (channels last whatever the global data format):
+    `ZeroPadding1D`, `Conv1D`.
     """
+    signals = rank == 1
+    data_format = "channels_last" if signals else None  # None: the global image format
     padding = "same"
     if strides > 1:
         padding = "valid"
         if kernel_size > 1:
-            x = layers.ZeroPadding2D((kernel_size - 1) // 2, name=f"{name}_pad")(x)
-    x = layers.Conv2D(
+            pad = layers.ZeroPadding1D if signals else layers.ZeroPadding2D
+            x = pad((kernel_size - 1) // 2, data_format=data_format, name=f"{name}_pad")(x)
+    x = (layers.Conv1D if signals else layers.Conv2D)(
         filters,
         kernel_size,
         strides=strides,
         padding=padding,
+        data_format=data_format,
         use_bias=False,
         kernel_initializer=he_normal_fan_out(),
         name=f"{name}_conv",
     )(x)
     return layers.BatchNormalization(
-        axis=channel_axis(),
+        axis=-1 if signals else channel_axis(),
         momentum=BN_MOMENTUM,
         epsilon=BN_EPSILON,
         gamma_initializer="zeros" if zero_gamma else "ones",

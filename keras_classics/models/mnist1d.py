@@ -28,18 +28,15 @@ from typing import Any
 import keras
 from keras import layers
 
-from keras_classics.layers import ZeroPaddingShortcut
 from keras_classics.models.common import (
-    BN_EPSILON,
-    BN_MOMENTUM,
     allow_graph_depth,
     check_builder_args,
     check_choice,
     classifier,
-    he_normal_fan_out,
+    conv_bn,
     load_weights,
 )
-from keras_classics.models.resnet import SHORTCUTS, merge, relu
+from keras_classics.models.resnet import SHORTCUTS, basic_block, relu
 from keras_classics.registry import register_model
 
 SIGNAL_LENGTH = 40  # MNIST-1D's final_seq_length
@@ -132,16 +129,22 @@ def check_args(
     weights: str | os.PathLike | None,
     pooling: str | None,
     classes: int,
-    config: dict[str, Any],
+    model: str,
+    structure: dict[str, Any],
 ) -> Any:
     """`check_builder_args` for this family: no ImageNet weights exist for 1D signals."""
     if isinstance(weights, str) and weights == "imagenet":
         raise ValueError(
-            f"weights='imagenet' does not exist for the 1D {config['model']}; use None or a "
+            f"weights='imagenet' does not exist for the 1D {model}; use None or a "
             "`.weights.h5` / `.keras` file"
         )
     return check_builder_args(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes, config=config
+        include_top=include_top,
+        weights=weights,
+        pooling=pooling,
+        classes=classes,
+        model=model,
+        structure=structure,
     )
 
 
@@ -173,7 +176,8 @@ def MNIST1DMLP(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": model},
+        model=f"{model}_1d",
+        structure={"hidden": hidden},
     )
     inputs, x = signal_input(
         input_tensor, input_shape, min_length=1, model_name=model, fixed_length=True
@@ -220,7 +224,8 @@ def MNIST1DCNN(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": "cnn"},
+        model="cnn_1d",
+        structure={},
     )
     inputs, x = signal_input(
         input_tensor, input_shape, min_length=8, model_name="cnn", fixed_length=include_top
@@ -243,78 +248,6 @@ def MNIST1DCNN(
 
 
 # --- the ResNet in one dimension ---------------------------------------------------------
-
-
-def conv_bn_1d(
-    x: Any, filters: int, kernel_size: int, strides: int = 1, *, name: str, zero_gamma: bool = False
-) -> Any:
-    """`common.conv_bn` in 1D: `{name}_pad` (strided, k > 1), `{name}_conv`, `{name}_bn`.
-
-    Symmetric padding as the 2D version: "same" at stride 1, explicit `ZeroPadding1D` then
-    "valid" when strided.
-    """
-    padding = "same"
-    if strides > 1:
-        padding = "valid"
-        if kernel_size > 1:
-            x = layers.ZeroPadding1D(
-                (kernel_size - 1) // 2, data_format=DATA_FORMAT, name=f"{name}_pad"
-            )(x)
-    x = layers.Conv1D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=DATA_FORMAT,
-        use_bias=False,
-        kernel_initializer=he_normal_fan_out(),
-        name=f"{name}_conv",
-    )(x)
-    return layers.BatchNormalization(
-        axis=-1,
-        momentum=BN_MOMENTUM,
-        epsilon=BN_EPSILON,
-        gamma_initializer="zeros" if zero_gamma else "ones",
-        name=f"{name}_bn",
-    )(x)
-
-
-def zero_padding_shortcut_1d(x: Any, filters: int, strides: int, name: str) -> Any:
-    """Option A in 1D: the 2D `ZeroPaddingShortcut` on `[batch, length, 1, channels]`.
-
-    Layers `{name}_0_expand`, `{name}_0_pad` (keeps every `strides`-th position, pads the new
-    channels with zeros), `{name}_0_squeeze`; no parameters.
-    """
-    x = layers.Reshape((-1, 1, x.shape[-1]), name=f"{name}_0_expand")(x)
-    x = ZeroPaddingShortcut(filters, (strides, 1), data_format=DATA_FORMAT, name=f"{name}_0_pad")(x)
-    return layers.Reshape((-1, filters), name=f"{name}_0_squeeze")(x)
-
-
-def shortcut_branch_1d(x: Any, filters: int, strides: int, shortcut: str, name: str) -> Any:
-    """Identity, option A zero padding, or a 1x1 projection + BN (B where the shape changes,
-    C everywhere), as `resnet.shortcut_branch`."""
-    changes = strides != 1 or x.shape[-1] != filters
-    if shortcut == "C" or (shortcut == "B" and changes):
-        return conv_bn_1d(x, filters, 1, strides, name=f"{name}_0")
-    if changes:
-        return zero_padding_shortcut_1d(x, filters, strides, name)
-    return x
-
-
-def basic_block_1d(
-    x: Any,
-    filters: int,
-    strides: int,
-    *,
-    shortcut: str | None,
-    zero_init_residual: bool,
-    name: str,
-) -> Any:
-    """Two 3-wide convolutions, the first strided, plus the shortcut (None: a plain block)."""
-    identity = None if shortcut is None else shortcut_branch_1d(x, filters, strides, shortcut, name)
-    x = relu(conv_bn_1d(x, filters, 3, strides, name=f"{name}_1"), f"{name}_1_relu")
-    x = conv_bn_1d(x, filters, 3, name=f"{name}_2", zero_gamma=zero_init_residual)
-    return merge(x, identity, name)
 
 
 def ResNet1D(
@@ -347,7 +280,8 @@ def ResNet1D(
         weights=weights,
         pooling=pooling,
         classes=classes,
-        config={"model": "resnet1d", "depth": depth, "shortcut": shortcut, "plain": plain},
+        model=f"{'plain' if plain else 'resnet'}{depth}_1d",
+        structure={"shortcut": shortcut},
     )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
@@ -355,10 +289,13 @@ def ResNet1D(
     name = name or f"{'plain' if plain else 'resnet'}{depth}_1d"
     inputs, x = signal_input(input_tensor, input_shape, min_length=4, model_name=name)
     block = partial(
-        basic_block_1d, shortcut=None if plain else shortcut, zero_init_residual=zero_init_residual
+        basic_block,
+        shortcut=None if plain else shortcut,
+        zero_init_residual=zero_init_residual,
+        rank=1,
     )
     allow_graph_depth(10 * sum(spec.repeats))  # at most 10 layers per block
-    x = relu(conv_bn_1d(with_channels(x), RESNET1D_WIDTHS[0], 3, name="conv1"), "conv1_relu")
+    x = relu(conv_bn(with_channels(x), RESNET1D_WIDTHS[0], 3, name="conv1", rank=1), "conv1_relu")
     for stage, (filters, repeats) in enumerate(
         zip(RESNET1D_WIDTHS, spec.repeats, strict=True), start=2
     ):
@@ -382,7 +319,9 @@ def ResNet56_1D(*args: Any, **kwargs: Any) -> keras.Model:
     return ResNet1D(56, *args, **kwargs)
 
 
-_register = partial(register_model, family=FAMILY, input_size=SIGNAL_LENGTH, default_classes=10)
+_register = partial(
+    register_model, family=FAMILY, input_size=SIGNAL_LENGTH, default_classes=10, signals=True
+)
 _register("logistic_1d", MNIST1DLogistic)
 _register("mlp_1d", MNIST1DMLP)
 _register("cnn_1d", MNIST1DCNN)

@@ -95,19 +95,38 @@ def relu(x: Any, name: str) -> Any:
     return layers.Activation("relu", name=name)(x)
 
 
-def shortcut_branch(x: Any, filters: int, strides: int, shortcut: str, name: str) -> Any:
+def shortcut_branch(
+    x: Any, filters: int, strides: int, shortcut: str, name: str, rank: int = 2
+) -> Any:
     """The shortcut of a residual block: identity, option A zero padding, or a projection.
 
     Option A: identity, `ZeroPaddingShortcut` where the shape changes (no parameters).
     Option B: 1x1 projection + BN where the shape changes, identity elsewhere.
     Option C: 1x1 projection + BN on every block.
+    `rank=1`: on signals `[batch, length, channels]` (`conv_bn`'s rank).
     """
-    changes = strides != 1 or x.shape[channel_axis()] != filters
+    changes = strides != 1 or x.shape[-1 if rank == 1 else channel_axis()] != filters
     if shortcut == "C" or (shortcut == "B" and changes):
-        return conv_bn(x, filters, 1, strides, name=f"{name}_0")
+        return conv_bn(x, filters, 1, strides, name=f"{name}_0", rank=rank)
     if changes:
-        return ZeroPaddingShortcut(filters, strides, name=f"{name}_0_pad")(x)
+        return zero_padding_shortcut(x, filters, strides, name, rank)
     return x
+
+
+def zero_padding_shortcut(x: Any, filters: int, strides: int, name: str, rank: int = 2) -> Any:
+    """Option A: `{name}_0_pad`, a `ZeroPaddingShortcut` (keeps every `strides`-th position,
+    pads the new channels with zeros; no parameters).
+
+    On signals (`rank=1`) it works on `[batch, length, 1, channels]`: `{name}_0_expand`,
+    `{name}_0_pad`, `{name}_0_squeeze`.
+    """
+    if rank == 2:
+        return ZeroPaddingShortcut(filters, strides, name=f"{name}_0_pad")(x)
+    x = layers.Reshape((-1, 1, x.shape[-1]), name=f"{name}_0_expand")(x)
+    x = ZeroPaddingShortcut(
+        filters, (strides, 1), data_format="channels_last", name=f"{name}_0_pad"
+    )(x)
+    return layers.Reshape((-1, filters), name=f"{name}_0_squeeze")(x)
 
 
 def merge(x: Any, shortcut: Any, name: str) -> Any:
@@ -125,14 +144,18 @@ def basic_block(
     shortcut: str | None,
     zero_init_residual: bool,
     name: str,
+    rank: int = 2,
 ) -> Any:
     """Two 3x3 convolutions (paper Fig. 5 left); the first carries the stride.
 
-    `shortcut=None` builds the plain block (no shortcut, no addition).
+    `shortcut=None` builds the plain block (no shortcut, no addition). `rank=1`: 3-wide
+    convolutions on signals (`conv_bn`'s rank).
     """
-    identity = None if shortcut is None else shortcut_branch(x, filters, strides, shortcut, name)
-    x = relu(conv_bn(x, filters, 3, strides, name=f"{name}_1"), f"{name}_1_relu")
-    x = conv_bn(x, filters, 3, name=f"{name}_2", zero_gamma=zero_init_residual)
+    identity = None
+    if shortcut is not None:
+        identity = shortcut_branch(x, filters, strides, shortcut, name, rank)
+    x = relu(conv_bn(x, filters, 3, strides, name=f"{name}_1", rank=rank), f"{name}_1_relu")
+    x = conv_bn(x, filters, 3, name=f"{name}_2", zero_gamma=zero_init_residual, rank=rank)
     return merge(x, identity, name)
 
 

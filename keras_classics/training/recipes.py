@@ -2,7 +2,8 @@
 
 Sources (see /docs/training.md for the table): AlexNet, Krizhevsky et al. 2012, section 5;
 VGG, Simonyan & Zisserman 2014, section 3.1; ResNet, He et al. 2015, section 3.4 (ImageNet) and
-section 4.2 (CIFAR-10); linear scaling of the learning rate with the batch size and gradual
+section 4.2 (CIFAR-10); MNIST-1D, Greydanus 2020, its repository's `train.py`
+(`get_model_args`); linear scaling of the learning rate with the batch size and gradual
 warm-up, Goyal et al. 2017, section 2.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+import keras
 
 from keras_classics.training.schedules import (
     ConstantSchedule,
@@ -33,11 +37,16 @@ DEFAULT_EPOCHS = 20
 STEP_FRACTIONS = (0.5, 0.75)
 # The cosine recipe's default warm-up: 5 epochs (Goyal et al. 2017), at most a tenth of the run.
 COSINE_WARMUP_EPOCHS = 5.0
+# The optimisers a recipe names: SGD with momentum (the ImageNet and CIFAR papers), Adam
+# (MNIST-1D).
+OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
 class PaperRecipe:
-    """One paper's optimiser and schedule: SGD with momentum, at the paper's batch size.
+    """One paper's optimiser and schedule, at the paper's batch size.
+
+    `optimizer` is one of `OPTIMIZERS`; `momentum` is SGD's.
 
     `weight_decay` is the paper's coefficient lambda: each SGD update adds
     `lambda * lr * w`, which is an L2 penalty `lambda / 2 * sum(w ** 2)` in the loss (Keras
@@ -52,6 +61,7 @@ class PaperRecipe:
     epochs: int
     datasets: tuple[str, ...]
     source: str
+    optimizer: str = "sgd"
     momentum: float = 0.9
     step_fractions: tuple[float, ...] = ()
     # ResNet 4.2: ResNet-110 (and deeper) warm up at lr / 10 for about 400 iterations.
@@ -111,12 +121,25 @@ PAPER_RECIPES: dict[str, PaperRecipe] = {
             "1e-4, lr 0.1 divided by 10 at 32k and 48k iterations, stop at 64k (164 epochs); "
             "ResNet-110 warms up at 0.01 for 400 iterations",
         ),
+        PaperRecipe(
+            "mnist1d",
+            optimizer="adam",
+            learning_rate=1e-2,
+            batch_size=100,
+            weight_decay=0.0,
+            schedule="constant",
+            epochs=150,
+            datasets=("mnist1d", "mnist1d_shuffled"),
+            source="Greydanus 2020, the MNIST-1D repository's train.py (get_model_args), for "
+            "every model: Adam, lr 1e-2 constant, batch 100, 6,000 steps (150 epochs of the "
+            "4,000 training signals), no weight decay",
+        ),
     )
 }
 
 
 def paper_recipe(family: str) -> PaperRecipe:
-    """The recipe of a model family ("alexnet", "vgg", "resnet", "resnet_cifar")."""
+    """The recipe of a model family ("alexnet", "vgg", "resnet", "resnet_cifar", "mnist1d")."""
     try:
         return PAPER_RECIPES[family]
     except KeyError:
@@ -157,6 +180,18 @@ class Hyperparameters:
     gamma: float = 0.1
     patience: int = 5
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def optimizer(self) -> str:
+        return self.paper.optimizer
+
+    def make_optimizer(self, schedule: Schedule, **options: Any) -> keras.optimizers.Optimizer:
+        """The paper's optimiser on `schedule` (with Keras `options`, e.g. EMA); in scope."""
+        if self.optimizer == "adam":
+            return keras.optimizers.Adam(learning_rate=schedule, **options)
+        return keras.optimizers.SGD(
+            learning_rate=schedule, momentum=self.momentum, nesterov=self.nesterov, **options
+        )
 
     @property
     def l2(self) -> float:

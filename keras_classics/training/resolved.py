@@ -71,6 +71,13 @@ class Resolved:
         return [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
 
 
+def input_shape(entry: ModelEntry, crop: int, val_crop: int) -> tuple[int | None, ...]:
+    """The model's input: its signals, or the crop (any size where evaluation crops another)."""
+    if entry.signals:
+        return entry.input_shape
+    return (crop, crop, 3) if val_crop == crop else (None, None, 3)
+
+
 def resolve_config(
     config: RunConfig,
     *,
@@ -129,8 +136,7 @@ def resolve_config(
     derived = Derived(
         family=entry.family,
         classes=source.num_classes,
-        # A model evaluated on another crop than it trains on takes any size.
-        input_shape=(crop, crop, 3) if val_crop == crop else (None, None, 3),
+        input_shape=input_shape(entry, crop, val_crop),
         train_split=source.train_split,
         eval_split=source.eval_split,
         train_examples=train_examples,

@@ -50,16 +50,14 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
 
 
 def build_trainer(setup: Setup) -> tuple[Trainer, Checkpoints, Any, list[str]]:
-    """Model, optimizer (SGD with the schedule, EMA, loss scaling), trainer, checkpoints."""
+    """Model, the recipe's optimizer (schedule, EMA, loss scaling), trainer, checkpoints."""
     config, hp = setup.config, setup.run.hyperparameters
     with setup.strategy.scope():
         model = setup.build_model()
         decayed = add_weight_decay(model, hp.weight_decay)
         schedule = hp.make_schedule()
         ema = {"use_ema": True, "ema_momentum": config.model_ema} if config.model_ema else {}
-        optimizer = keras.optimizers.SGD(
-            learning_rate=schedule, momentum=hp.momentum, nesterov=hp.nesterov, **ema
-        )
+        optimizer = hp.make_optimizer(schedule, **ema)
         if config.precision == "float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         trainer = Trainer(

@@ -15,7 +15,9 @@ import keras
 import tensorflow as tf
 
 from keras_classics import data
-from keras_classics.registry import get_entry
+from keras_classics.data.mnist1d import VARIANTS
+from keras_classics.data.pipeline import holds_signals
+from keras_classics.registry import ModelEntry, get_entry, list_models
 from keras_classics.training.config import PRECISIONS, RunConfig
 from keras_classics.training.resolved import Resolved, resolve_config
 from keras_classics.training.strategies import describe, make_strategy, split_cpu, task_of
@@ -39,6 +41,23 @@ def load_source(config: RunConfig) -> data.DataSource:
         raise ValueError(f"{error} (training also takes {SYNTHETIC!r})") from None
 
 
+def check_input(entry: ModelEntry, source: data.DataSource) -> None:
+    """A clear error where the model takes signals and the data holds images, or vice versa."""
+    signals = holds_signals(source.dataset(source.train_split))
+    if signals == entry.signals:
+        return
+    if entry.signals:
+        raise ValueError(
+            f"model {entry.name!r} takes 1D signals but {source.name} holds images; choose a "
+            f"signal dataset: {list(VARIANTS)}"
+        )
+    models = [name for name in list_models() if get_entry(name).signals]
+    raise ValueError(
+        f"{source.name} holds 1D signals but model {entry.name!r} takes images; choose a "
+        f"signal model: {models}"
+    )
+
+
 class Setup:
     """One process's share of a run: strategy, cluster role, data, resolved configuration."""
 
@@ -50,6 +69,7 @@ class Setup:
         self.task = task_of(self.strategy)
         self.entry = get_entry(config.model)
         self.source = load_source(config)
+        check_input(self.entry, self.source)
         self.run: Resolved = resolve_config(
             config,
             entry=self.entry,
@@ -124,7 +144,7 @@ class Setup:
                 f"model option classes={classes} but {self.source.name} has "
                 f"{self.run.derived.classes} classes"
             )
-        if self.run.derived.input_shape != (self.entry.input_size, self.entry.input_size, 3):
+        if self.run.derived.input_shape != self.entry.input_shape:
             options.setdefault("input_shape", self.run.derived.input_shape)
         return self.entry.build(**options)
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_classics.data import load_source, mnist1d
+from keras_classics.data import load_source, make_dataset, mnist1d
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,25 @@ def test_a_failed_generation_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setattr(package, "make_dataset", broken)
     with pytest.raises(RuntimeError, match=r"`mnist1d` package failed.*interpolation failed"):
         mnist1d.load_mnist1d("mnist1d_shuffled", directory=tmp_path)
+
+
+def test_the_signal_pipeline_only_shuffles_and_batches(standard):
+    source = load_source("mnist1d")
+    train = make_dataset(source, "train", recipe="signal", batch_size=100, training=True, seed=0)
+    signals, labels = next(iter(train))
+    assert signals.shape == (100, 40) and signals.dtype.name == "float32"
+    # Every training row is a generated signal, unchanged, with its label; shuffled.
+    rows = {row.tobytes(): label for row, label in zip(standard["x"], standard["y"], strict=True)}
+    assert [rows[row.tobytes()] for row in signals.numpy()] == list(labels.numpy())
+    assert not np.array_equal(signals.numpy(), standard["x"][:100])
+    test = make_dataset(source, "test", recipe="signal", batch_size=300, training=False)
+    batches = list(test)
+    assert [len(y) for _, y in batches] == [300, 300, 300, 100]  # every example, in order
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), standard["x_test"])
+
+
+def test_a_recipe_for_the_other_kind_of_data_names_the_valid_ones(standard):
+    with pytest.raises(ValueError, match=r"mnist1d holds signals: recipe 'cifar'.*\['signal'\]"):
+        make_dataset(load_source("mnist1d"), "train", recipe="cifar", batch_size=8, training=True)
+    with pytest.raises(ValueError, match=r"digits holds images: recipe 'signal'.*'cifar'"):
+        make_dataset(load_source("digits"), "train", recipe="signal", batch_size=8, training=True)

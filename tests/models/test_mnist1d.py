@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_classics as kc
-from keras_classics.models.mnist1d import zero_padding_shortcut_1d
+from keras_classics.models.resnet import zero_padding_shortcut
 from tests.helpers import assert_safe_mode_round_trip, perturb_weights
 
 ONE_D = kc.list_models("mnist1d")
@@ -126,7 +126,7 @@ def test_layer_names_are_the_2d_resnets(shortcut, plain):
 
 def test_option_a_subsamples_and_pads_channels_with_zeros(rng):
     signal = keras.Input((6, 2))
-    model = keras.Model(signal, zero_padding_shortcut_1d(signal, 4, 2, "block"))
+    model = keras.Model(signal, zero_padding_shortcut(signal, 4, 2, "block", rank=1))
     x = rng.normal(size=(2, 6, 2)).astype("float32")
     expected = np.concatenate([x[:, ::2], np.zeros((2, 3, 2), "float32")], axis=-1)
     np.testing.assert_array_equal(np.asarray(model(x)), expected)
