@@ -89,7 +89,7 @@ def freeze(model: keras.Model, until: str | None = None) -> list[str]:
     else:
         raise ValueError(
             f"--freeze-until {until!r} is not a layer of {model.name}; its layers run from "
-            f"{names[1]!r} to {names[-1]!r} (e.g. {', '.join(names[2:-1:max(1, len(names) // 6)])})"
+            f"{names[1]!r} to {names[-1]!r} (e.g. {', '.join(names[2 : -1 : max(1, len(names) // 6)])})"
         )
     for layer in model.layers[: last + 1]:
         layer.trainable = False

@@ -1,11 +1,11 @@
 """The run configuration resolved ONCE: every default filled, every derived value computed.
 
 `resolve_config` is the one place where a `None` option becomes a value (image sizes, the
-augmentation and the normalisation (the weights' when fine-tuning), the paper's batch, learning rate, epochs, warm-up and step
-boundaries) and where the derived values are computed (classes, input shape, replicas,
-per-replica batch, steps). The result is printed at the start of a run and stored as
-`config.json` in the run directory; its options replay the run (`--config`), and resolving
-them again gives the same configuration.
+augmentation and the normalisation (the weights' when fine-tuning), the paper's batch,
+learning rate, epochs, warm-up and step boundaries) and where the derived values are
+computed (classes, input shape, replicas, per-replica batch, steps). The result is printed at
+the start of a run and stored as `config.json` in the run directory; its options replay the
+run (`--config`), and resolving them again gives the same configuration.
 """
 
 from __future__ import annotations
