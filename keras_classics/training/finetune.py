@@ -57,6 +57,8 @@ def pretrained_model(
         raise ValueError(f"--weights {weights!r}: no such file")
     if weights.endswith(".keras"):
         loaded = keras.saving.load_model(weights, compile=False)
+        for layer in loaded.layers:  # a file saved frozen keeps the flags: --freeze decides
+            layer.trainable = True
         record = model_record(loaded)
         if record is not None and record.class_names == tuple(class_names):
             return keras.Model(loaded.input, loaded.output, name=loaded.name)
@@ -87,9 +89,10 @@ def freeze(model: keras.Model, until: str | None = None) -> list[str]:
     elif until in names:
         last = names.index(until)
     else:
+        some = ", ".join(names[2 : -1 : max(1, len(names) // 6)])
         raise ValueError(
             f"--freeze-until {until!r} is not a layer of {model.name}; its layers run from "
-            f"{names[1]!r} to {names[-1]!r} (e.g. {', '.join(names[2 : -1 : max(1, len(names) // 6)])})"
+            f"{names[1]!r} to {names[-1]!r} (e.g. {some})"
         )
     for layer in model.layers[: last + 1]:
         layer.trainable = False

@@ -101,6 +101,8 @@ def test_a_keras_model_as_weights(finetuned, tmp_path):
     same = pretrained_model(setup.entry, str(path), class_names=setup.source.class_names,
                             input_shape=(32, 32, 3), options={})  # fmt: skip
     stored = layer_weights(trained)
+    # The file was saved with frozen layers: here everything trains unless told otherwise.
+    assert len(same.trainable_weights) == len([w for w in same.weights if "moving" not in w.path])
     assert list(layer_weights(same)) == list(stored)
     for name, kept in layer_weights(same).items():  # same classes: the head is kept
         for a, b in zip(kept, stored[name], strict=True):
