@@ -4,11 +4,14 @@
 functional model registered as `keras_classics>RecordedModel` whose config holds the record as
 plain JSON. `model.save("m.keras")` writes it; `keras.saving.load_model("m.keras")` (also with
 `safe_mode=True`: no Lambda, no pickle) gives it back; `model_record(model)` reads it (None for
-a model without one).
+a model without one); `stored_record(path)` reads it from a `.keras` file alone.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import zipfile
 from typing import Any
 
 import keras
@@ -54,3 +57,15 @@ def model_record(model: keras.Model) -> PreprocessingRecord | None:
     """The record `model` carries, or None (a bare builder's model)."""
     record = getattr(model, CONFIG_KEY, None)
     return record if isinstance(record, PreprocessingRecord) else None
+
+
+def stored_record(path: str | os.PathLike) -> PreprocessingRecord | None:
+    """The record a `.keras` file carries, read from its config.json without building the
+    model (None for a file of a model without one)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ValueError(f"{os.fspath(path)!r} cannot be read as a .keras file: {error}") from None
+    record = config.get("config", {}).get(CONFIG_KEY)
+    return None if record is None else PreprocessingRecord.from_dict(record)

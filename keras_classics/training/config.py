@@ -65,6 +65,24 @@ class RunConfig:
         flag="--model-option",
         metavar="KEY=VALUE",
     )
+    weights: str | None = option(
+        None,
+        "fine-tune: start from a preset (resnet18.tv_in1k, 'imagenet': the model's default; "
+        "keras_classics.list_presets()), a .keras model or a backbone .weights.h5 "
+        "(include_top=False) of --model, with a new head for the dataset's classes; the "
+        "weights' normalisation is the default",
+        group="model",
+        metavar="PRESET|PATH",
+    )
+    freeze: bool = option(
+        False, "with --weights: keep the whole backbone fixed (train the head only)", group="model"
+    )
+    freeze_until: str | None = option(
+        None,
+        "with --weights: keep the layers up to and including this one fixed",
+        group="model",
+        metavar="LAYER_NAME",
+    )
     # --- data ---
     dataset: str = option(
         "digits",
@@ -257,6 +275,10 @@ class RunConfig:
                 raise ValueError(f"{name} must lie in [0, 1]; got {value}")
         if self.model_ema is not None and not 0.0 < self.model_ema < 1.0:
             raise ValueError(f"model_ema (a decay) must lie in (0, 1); got {self.model_ema}")
+        if (self.freeze or self.freeze_until) and not self.weights:
+            raise ValueError("freeze and freeze_until need weights (a preset or a file)")
+        if self.freeze and self.freeze_until:
+            raise ValueError("give freeze (the whole backbone) or freeze_until, not both")
         if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
             raise ValueError(f"clip_grad_norm must be positive; got {self.clip_grad_norm}")
 

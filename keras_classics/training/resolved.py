@@ -1,11 +1,11 @@
 """The run configuration resolved ONCE: every default filled, every derived value computed.
 
 `resolve_config` is the one place where a `None` option becomes a value (image sizes, the
-augmentation and normalisation, the paper's batch, learning rate, epochs, warm-up and step
-boundaries) and where the derived values are computed (classes, input shape, replicas,
-per-replica batch, steps). The result is printed at the start of a run and stored as
-`config.json` in the run directory; its options replay the run (`--config`), and resolving
-them again gives the same configuration.
+augmentation and the normalisation (the weights' when fine-tuning), the paper's batch,
+learning rate, epochs, warm-up and step boundaries) and where the derived values are
+computed (classes, input shape, replicas, per-replica batch, steps). The result is printed at
+the start of a run and stored as `config.json` in the run directory; its options replay the
+run (`--config`), and resolving them again gives the same configuration.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from keras_classics import data
 from keras_classics.registry import ModelEntry
 from keras_classics.training import recipes
 from keras_classics.training.config import RunConfig
+from keras_classics.training.finetune import weights_record
 from keras_classics.training.loop import per_replica_batch_size
 
 CONFIG_JSON = "config.json"
@@ -114,10 +115,13 @@ def resolve_config(
         patience=config.patience,
     )
     spe = hp.steps_per_epoch
+    # Fine-tuning trains with the weights' normalisation (their record), not the recipe's.
+    record = weights_record(config.weights, entry.name) if config.weights else None
     options = dataclasses.replace(
         config,
         augmentation=augmentation.name,
-        normalization=config.normalization or augmentation.normalization,
+        normalization=config.normalization
+        or (record.normalization if record else augmentation.normalization),
         train_crop_size=crop,
         val_crop_size=val_crop,
         val_resize_size=config.val_resize_size or augmentation.eval_resize_size(val_crop),

@@ -17,6 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_classics.models.record import attach_record
+from keras_classics.normalization import PreprocessingRecord
 from keras_classics.training import reports
 from keras_classics.training.checkpoints import Checkpoints, Progress, remove_checkpoints
 from keras_classics.training.config import RESUME_AUTO, RESUME_NONE, RunConfig
@@ -204,6 +206,7 @@ def _finish(
         + (f"; EMA weights {final['ema_accuracy']:.4f}" if "ema_accuracy" in final else "")
     )
     if setup.task.is_chief:
+        model = attach_record(model, run_record(setup))  # the same weights, EMA included
         model.save(setup.run_dir / MODEL_FILE)
         if trainer.has_ema:
             with trainer.ema_weights():
@@ -222,16 +225,20 @@ def _finish(
     return summary
 
 
-def export(setup: Setup, model: keras.Model) -> Any:
-    """Exports for TF Serving (the chief), with this run's classes and preprocessing."""
-    from keras_classics.export import export_saved_model
-
+def run_record(setup: Setup) -> PreprocessingRecord:
+    """The run's evaluation view and its dataset's class names, saved with its models."""
     config = setup.config
-    return export_saved_model(
-        model,
-        config.export_dir,
-        class_names=setup.source.class_names,
+    return PreprocessingRecord.from_eval_view(
         normalization=config.normalization,
         image_size=config.val_crop_size,
         resize_size=config.val_resize_size,
+        class_names=setup.source.class_names,
+        source=config.output_dir,
     )
+
+
+def export(setup: Setup, model: keras.Model) -> Any:
+    """Exports for TF Serving (the chief), with the preprocessing record the model carries."""
+    from keras_classics.export import export_saved_model
+
+    return export_saved_model(model, setup.config.export_dir)

@@ -18,6 +18,7 @@ from keras_classics import data
 from keras_classics.data.mnist1d import VARIANTS
 from keras_classics.data.pipeline import holds_signals
 from keras_classics.registry import ModelEntry, get_entry, list_models
+from keras_classics.training import finetune
 from keras_classics.training.config import PRECISIONS, RunConfig
 from keras_classics.training.resolved import Resolved, resolve_config
 from keras_classics.training.strategies import describe, make_strategy, split_cpu, task_of
@@ -136,7 +137,10 @@ class Setup:
 
     # --- model ---------------------------------------------------------------------------
     def build_model(self) -> keras.Model:
-        """The registered model for this dataset's classes and input shape (in scope)."""
+        """The registered model for this dataset's classes and input shape (in scope); with
+        `--weights`, the loaded backbone with a new head, frozen as `--freeze` says."""
+        if self.config.weights:
+            return self.pretrained_model()
         options = dict(self.config.model_options)
         classes = options.setdefault("classes", self.run.derived.classes)
         if classes != self.run.derived.classes:
@@ -147,6 +151,21 @@ class Setup:
         if self.run.derived.input_shape != self.entry.input_shape:
             options.setdefault("input_shape", self.run.derived.input_shape)
         return self.entry.build(**options)
+
+    def pretrained_model(self) -> keras.Model:
+        config = self.config
+        model = finetune.pretrained_model(
+            self.entry,
+            config.weights,
+            class_names=self.source.class_names,
+            input_shape=self.run.derived.input_shape,
+            options={k: v for k, v in config.model_options.items() if k != "classes"},
+        )
+        self.log(f"loaded {config.weights}; normalization {config.normalization}")
+        if config.freeze or config.freeze_until:
+            frozen = finetune.freeze(model, config.freeze_until)
+            self.log(f"frozen: {len(frozen)} layers, {frozen[1]} .. {frozen[-1]}")
+        return model
 
 
 def stamp(message: str) -> str:

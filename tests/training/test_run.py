@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import csv
 import json
+import runpy
 
 import keras
 import numpy as np
 import pytest
 
+from keras_classics.models.record import model_record
 from keras_classics.training import reports
 from keras_classics.training.config import RunConfig
 from keras_classics.training.options import parse_config
 from keras_classics.training.resolved import CONFIG_JSON
 from keras_classics.training.run import MODEL_FILE, DivergedError, train
+from tests.helpers import REPO
 
 TINY = {"model": "resnet20", "dataset": "synthetic", "train_crop_size": 8, "batch_size": 16}
 
@@ -78,6 +81,51 @@ def test_reports_are_written_and_well_formed(finished):
     assert scalars["accuracy"][-1][1] == pytest.approx(written["accuracy"])
     train_scalars = reports.read_scalars(run / reports.TENSORBOARD_DIR / "train")
     assert {"loss", "accuracy", "learning_rate", "weight_decay_loss"} <= set(train_scalars)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A short run on the embedded digits (16 x 16 crops), as the main job's in miniature."""
+    keras.utils.set_random_seed(1234)
+    tmp_path = tmp_path_factory.mktemp("digits")
+    config = RunConfig(
+        dataset="digits",
+        train_crop_size=16,
+        epochs=3,
+        batch_size=32,
+        recipe="constant",
+        learning_rate=0.02,
+        output_dir=str(tmp_path / "run"),
+        progress_seconds=1000.0,
+    )
+    summary = train(config)
+    keras.utils.clear_session()
+    return tmp_path, summary
+
+
+def test_the_runs_model_exports_with_its_own_preprocessing(digits_run):
+    """scripts/export.py with no preprocessing flag serves the run's evaluation view: the test
+    digits, PNG-encoded, through `serving_bytes` score the run's own test accuracy."""
+    import tensorflow as tf
+
+    from keras_classics.data import load_source
+    from keras_classics.export import spec
+
+    tmp_path, summary = digits_run
+    record = model_record(keras.saving.load_model(tmp_path / "run" / MODEL_FILE, safe_mode=True))
+    assert (record.normalization, record.image_size) == ("cifar10", 16)
+    assert record.class_names == tuple(str(i) for i in range(10))
+    main = runpy.run_path(str(REPO / "scripts" / "export.py"))["main"]
+    main(["--keras-model", str(tmp_path / "run" / MODEL_FILE), "--no-warmup",
+          "--export-base", str(tmp_path / "base")])  # fmt: skip
+    serve = tf.saved_model.load(str(tmp_path / "base" / "1")).signatures[spec.SIGNATURE_BYTES]
+    images, labels = zip(*load_source("digits").dataset("test").as_numpy_iterator(), strict=True)
+    encoded = tf.stack([tf.io.encode_png(image) for image in images])
+    classes = serve(**{spec.INPUT_BYTES: encoded})[spec.OUTPUT_CLASSES][:, 0].numpy()
+    accuracy = float(np.mean(classes == np.array(labels)))
+    assert len(labels) == summary["eval_examples"] == 359
+    assert summary["accuracy"] > 0.5  # a model that has learnt something: a real comparison
+    assert abs(accuracy - summary["accuracy"]) <= 0.005, (accuracy, summary["accuracy"])
 
 
 def test_learning_rate_column_is_the_rate_the_epoch_trained_with(finished):
