@@ -1,12 +1,74 @@
-"""Command-line helpers shared by the scripts in `scripts/`."""
+"""Command-line helpers shared by the scripts in `scripts/`.
+
+`run_script(main)` is every script's entry point: a user's mistake (a bad argument, a missing
+or unreadable file, a value out of range, an unreachable server) ends in one line
+`error: ...` on stderr and exit status 2, never a traceback; `--debug` (or `KC_DEBUG=1`) shows
+the traceback instead. argparse's own usage errors also exit with status 2 and no traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from keras_classics.registry import list_models
+
+DEBUG_VARIABLE = "KC_DEBUG"
+USER_ERROR_STATUS = 2
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions a user's input causes (TensorFlow's only when it is already loaded)."""
+    kinds: list[type[BaseException]] = [ValueError, TypeError, OSError, LookupError]
+    if "tensorflow" in sys.modules:
+        kinds.append(sys.modules["tensorflow"].errors.OpError)
+    return tuple(kinds)
+
+
+# TensorFlow's runtime errors open with lines that say nothing about the cause.
+_NOISE = ("Graph execution error", "Detected at node", "<stack traces", "[[{{node")
+
+
+def useful_line(text: str) -> str:
+    """The first line of a message that names the cause (skipping TensorFlow's preamble)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_NOISE)]
+    return (useful or lines or [""])[0][:500]
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message in one line (its cause for TensorFlow's), else its type."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return useful_line(text) or type(error).__name__
+
+
+def run_script(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
+    """Runs `main(argv)`; a user error becomes one `error:` line and status 2 (see above)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv) or 0
+    except _user_error_types() as error:
+        if debug:
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
+        return USER_ERROR_STATUS
+
+
+def positive_int(text: str) -> int:
+    """An argparse `type`: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_model_option(option: str) -> tuple[str, Any]:

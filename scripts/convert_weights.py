@@ -13,9 +13,10 @@ The source is inferred from the suffix (.pth/.pt/.safetensors/.npz: a torchvisio
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from keras_classics.cli import add_model_arguments
+from keras_classics.cli import add_model_arguments, run_script
 from keras_classics.registry import get_entry
 from keras_classics.weights.convert import CONVERTERS, convert_file, converter_for
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         built = time.perf_counter()
         convert_file(args.source_file, model, source)
     except ValueError as error:
-        parser.exit(1, f"convert_weights.py: error: {error}\n")
+        raise ValueError(f"convert_weights.py: {error}") from error
     converted = time.perf_counter()
     model.save_weights(args.output)
     saved = time.perf_counter()
@@ -49,4 +50,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

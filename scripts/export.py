@@ -15,11 +15,12 @@ flags say it (defaults: normalization "mean", the model's input size, resize 256
 from __future__ import annotations
 
 import argparse
+import sys
 
 import keras
 
 import keras_classics  # noqa: F401 (registers the custom layers for .keras files)
-from keras_classics.cli import add_model_arguments
+from keras_classics.cli import add_model_arguments, positive_int, run_script
 from keras_classics.export import export_saved_model, read_class_names, read_metadata, spec
 from keras_classics.export.describe import describe_signatures
 from keras_classics.models.common import load_weights
@@ -46,10 +47,16 @@ def main(argv: list[str] | None = None) -> None:
         help="'imagenet', a preset (keras_classics.list_presets()) or a .weights.h5 / .keras file",
     )
     parser.add_argument("--export-base", required=True, help="TF Serving's model base path")
-    parser.add_argument("--version", type=int, help="integer version (default: the next one)")
-    parser.add_argument("--top-k", type=int, default=spec.DEFAULT_TOP_K)
-    parser.add_argument("--image-size", type=int, help="served crop (default: model input)")
-    parser.add_argument("--resize-size", type=int, help="shorter side before the centre crop")
+    parser.add_argument(
+        "--version", type=positive_int, help="integer version (default: the next one)"
+    )
+    parser.add_argument("--top-k", type=positive_int, default=spec.DEFAULT_TOP_K)
+    parser.add_argument(
+        "--image-size", type=positive_int, help="served crop (default: model input)"
+    )
+    parser.add_argument(
+        "--resize-size", type=positive_int, help="shorter side before the centre crop"
+    )
     parser.add_argument(
         "--normalization",
         choices=list(NORMALIZATIONS),
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             override_record=args.override_record,
         )
     except (ValueError, FileExistsError, OSError) as error:
-        parser.exit(1, f"export.py: error: {error}\n")
+        raise ValueError(f"export.py: {error}") from error
     metadata = read_metadata(version_dir)
     print(f"exported {model.name} to {version_dir}")
     print(
@@ -91,4 +98,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from keras_classics.cli import positive_int, run_script, useful_line
 from keras_classics.export import client, spec
 
 
@@ -62,21 +64,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FILE",
         help="classify locally with this .keras file, preprocessed as its record says",
     )
-    parser.add_argument("--top-k", type=int, default=spec.DEFAULT_TOP_K, help="with --keras-model")
+    parser.add_argument(
+        "--top-k", type=positive_int, default=spec.DEFAULT_TOP_K, help="with --keras-model"
+    )
     args = parser.parse_args(argv)
 
     images = [Path(path).read_bytes() for path in args.images]
     if args.keras_model:
-        try:
-            labels = predict_with_record(args.keras_model, images, args.top_k)
-        except ValueError as error:
-            parser.exit(1, f"predict.py: error: {error}\n")
+        labels = predict_with_record(args.keras_model, images, args.top_k)
         for path, row in zip(args.images, labels, strict=True):
             print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for _, name, score in row))
         return
     if args.protocol == "grpc":
         if args.saved_model:
-            raise SystemExit("--saved-model answers REST bodies: use it with --protocol rest")
+            raise ValueError("--saved-model answers REST bodies: use it with --protocol rest")
         request = client.bytes_predict_request(
             images, model_name=args.model_name, version=args.version, signature_name=args.signature
         )
@@ -95,11 +96,11 @@ def main(argv: list[str] | None = None) -> None:
             url = client.rest_url(args.host, args.rest_port, args.model_name, args.version)
             answer = client.post_json(url, body)
         if "error" in answer:
-            raise SystemExit(f"error: {answer['error']}")
+            raise ValueError(f"the server answered: {useful_line(answer['error'])}")
         outputs = client.rest_outputs(answer)
     for path, labels in zip(args.images, client.top_k_labels(outputs), strict=True):
         print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for name, score in labels))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

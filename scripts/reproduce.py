@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from keras_classics.cli import run_script
+
 
 def main(argv: list[str] | None = None) -> int:
     from keras_classics.reproduce.experiments import EXPERIMENTS
@@ -46,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

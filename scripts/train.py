@@ -10,11 +10,21 @@ Options and recipes: docs/training.md.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 
+from keras_classics.cli import one_line, run_script
 
-def main(argv: list[str] | None = None) -> int:
+
+def _worker() -> str:
+    """This process's place in the cluster, as TF_CONFIG names it."""
+    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    return f"{task.get('type', 'worker')}:{task.get('index', 0)}"
+
+
+def main(argv: list[str]) -> int:
     print(f"{time.strftime('%H:%M:%S')} train.py: loading TensorFlow and Keras", flush=True)
     from keras_classics.training.options import parse_config
 
@@ -27,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         train(config)
     except tf.errors.UnavailableError as error:  # a peer of a multi-worker cluster failed
         print(
-            f"error: a worker of the cluster stopped ({str(error).splitlines()[0][:300]}); "
-            "start every worker again with the same command: they resume from the newest "
-            "checkpoint",
+            f"error: worker {_worker()}: another worker of the cluster stopped "
+            f"({type(error).__name__}: {one_line(error)}); start every worker again with "
+            "the same command: they resume from the newest checkpoint",
             file=sys.stderr,
             flush=True,
         )
@@ -37,11 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except DivergedError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 3
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from keras_classics.data.evaluation import decode_image, eval_resize_size
+from keras_classics.data.decode import check_pixels, decode_image
+from keras_classics.data.evaluation import eval_resize_size
 from keras_classics.normalization import (
     IMAGENET_PCA_EIGVAL,
     IMAGENET_PCA_EIGVEC,
@@ -191,15 +192,9 @@ def _resize(image: tf.Tensor, size) -> tf.Tensor:
 
 
 def image_shape(image: tf.Tensor, encoded: bool) -> tuple[tf.Tensor, tf.Tensor]:
-    """(height, width) of a decoded image or of encoded bytes (JPEG: header only)."""
-    if not encoded:
-        shape = tf.shape(image)
-    else:
-        shape = tf.cond(
-            tf.io.is_jpeg(image),
-            lambda: tf.image.extract_jpeg_shape(image),
-            lambda: tf.shape(decode_image(image)),
-        )
+    """(height, width) of a decoded image or of encoded bytes (read from the header)."""
+    # Encoded: the header only (refusing a bomb before anything is decoded).
+    shape = tf.cast(check_pixels(image), tf.int32) if encoded else tf.shape(image)
     return shape[0], shape[1]
 
 

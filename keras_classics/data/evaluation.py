@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_classics.data.decode import decode_image  # noqa: F401 (its callers import it here)
 from keras_classics.normalization import Normalization, PreprocessingRecord, get_normalization
 
 # The ImageNet convention (AlexNet 2, VGG 3.2, ResNet 3.4): resize the shorter side to 256 and
@@ -19,17 +20,6 @@ CROP_FRACTION = 224 / 256
 def eval_resize_size(image_size: int, crop_fraction: float = CROP_FRACTION) -> int:
     """The shorter side to resize to before a centre `image_size` crop (224 -> 256)."""
     return round(image_size / crop_fraction)
-
-
-def decode_image(encoded: tf.Tensor) -> tf.Tensor:
-    """Encoded JPEG/PNG/BMP/GIF bytes -> uint8 RGB [H, W, 3].
-
-    Grayscale is replicated to RGB and alpha is dropped (`channels=3`); an animated GIF gives
-    its first frame. Undecodable bytes raise `tf.errors.InvalidArgumentError`.
-    """
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return image
 
 
 def resize_shorter_side(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_classics.data.evaluation import decode_image
+from keras_classics.data.decode import decode_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 EMBEDDED = ("digits",)
@@ -34,7 +34,7 @@ class DataSource:
 
     `dataset(split, input_context)` reads one split; with an `InputContext` each input
     pipeline (worker) reads a distinct shard: distinct files where the source has files.
-    `skipped` lists (path, reason) of files that are not decodable images (image folders).
+    `skipped` lists (path, reason) of the entries of an image folder that cannot be read.
     """
 
     name: str
@@ -65,7 +65,7 @@ class DataSource:
     def describe(self) -> str:
         """One line: name, classes, split sizes and skipped files."""
         sizes = ", ".join(f"{split} {size}" for split, size in self.sizes.items())
-        skipped = f"; skipped {len(self.skipped)} undecodable files" if self.skipped else ""
+        skipped = f"; skipped {len(self.skipped)} unreadable entries" if self.skipped else ""
         return f"{self.name}: {self.num_classes} classes; {sizes}{skipped}"
 
 
@@ -190,15 +190,30 @@ def load_digits(validation_fraction: float = 0.2, seed: int = 0) -> DataSource:
 # ----------------------------------------------------------------------------- image folder
 
 
-def _is_decodable(path: str) -> str | None:
-    """None when TensorFlow decodes `path` fully as an RGB image, else the reason."""
+def _unreadable(path: Path) -> str | None:
+    """None when `path` is a regular file TensorFlow decodes fully as an RGB image within the
+    pixel limit, else the reason it is skipped."""
     try:
-        image = decode_image(tf.io.read_file(path))
+        os.fsencode(str(path)).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the file name is not UTF-8"
+    if not path.exists():
+        return "a dangling link" if path.is_symlink() else "missing"
+    if not path.is_file():
+        return "not a regular file"
+    try:
+        image = decode_image(tf.io.read_file(str(path)))
         if image.shape[0] == 0 or image.shape[1] == 0:
             return "empty image"
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-        return error.message.splitlines()[0][:200]
+    except (tf.errors.OpError, OSError) as error:
+        text = str(getattr(error, "message", error)).strip()
+        return (text.splitlines() or [type(error).__name__])[0][:200]
     return None
+
+
+def _shown(path: Path) -> str:
+    """A path printable whatever its bytes (a non-UTF-8 name shows its escapes)."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 def from_folder(
@@ -213,8 +228,10 @@ def from_folder(
     Classes are the sub-folder names in sorted order. Every class folder must hold at least one
     image (an empty class would silently shrink the label space) and there must be at least two
     classes. The split is `stratified_split(validation_fraction, seed)` over the sorted file
-    list: reproducible. With `verify` every file is decoded once up front; files TensorFlow
-    cannot decode (truncated, not an image) are skipped and listed in `DataSource.skipped`.
+    list: reproducible. With `verify` every file is decoded once up front; entries that cannot
+    be read (truncated or not an image, over the pixel limit, a dangling link, a directory
+    named like an image, a name that is not UTF-8) are skipped and listed with the reason in
+    `DataSource.skipped`.
     Without it, undecodable files are skipped during reading (`ignore_errors`) and not counted.
     """
     root = Path(directory)
@@ -228,12 +245,13 @@ def from_folder(
         )
     paths, labels, skipped = [], [], []
     for label, class_dir in enumerate(class_dirs):
-        files = sorted(str(p) for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        entries = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         if verify:
             with ThreadPoolExecutor(os.cpu_count()) as pool:  # TF decoders release the GIL
-                reasons = dict(zip(files, pool.map(_is_decodable, files), strict=True))
-            skipped += [(path, reason) for path, reason in reasons.items() if reason]
-            files = [path for path in files if not reasons[path]]
+                reasons = list(pool.map(_unreadable, entries))
+            skipped += [(_shown(p), why) for p, why in zip(entries, reasons, strict=True) if why]
+            entries = [p for p, why in zip(entries, reasons, strict=True) if not why]
+        files = [str(p) for p in entries]
         if not files:
             raise ValueError(
                 f"class folder {str(class_dir)!r} holds no decodable image "

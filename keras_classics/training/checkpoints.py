@@ -7,18 +7,23 @@ directory, the others into a temporary per-worker directory they delete afterwar
 worker ever overwrites the chief's files or another worker's. Every worker restores from the
 real directory, which must therefore be shared (a network file system, GCS, S3).
 A checkpoint is written completely before the manager's index points at it, so a process
-killed while saving leaves the previous checkpoint as the latest.
+killed while saving leaves the previous checkpoint as the latest (and a `*_temp` directory,
+removed when the next run starts). A checkpoint that cannot be read (truncated, deleted
+shard) is skipped with its reason, and restore walks back through the older kept ones.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from keras_classics.durable import fault_point
 from keras_classics.training.strategies import Task, chief_or_worker_dir
 
 
@@ -58,6 +63,8 @@ class Checkpoints:
             **(extra or {}),
         )
         self._write_dir = chief_or_worker_dir(self.directory, task)
+        if task.is_chief:
+            remove_partial_saves(self.directory)
         self._manager = tf.train.CheckpointManager(
             self.checkpoint, self._write_dir, max_to_keep=max_to_keep
         )
@@ -66,21 +73,37 @@ class Checkpoints:
         """The newest complete checkpoint of the run (in the chief's directory), if any."""
         return tf.train.latest_checkpoint(self.directory)
 
-    def restore(self, start: str | None = None) -> tuple[Progress, str | None]:
-        """Restores the newest checkpoint (or `start`: a checkpoint prefix or a directory of
-        checkpoints); returns the progress it recorded and its path."""
-        path = self.latest() if start is None else find_checkpoint(start)
-        if path is None:
-            return Progress(), None
-        try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        except AssertionError as error:
+    def kept(self) -> list[str]:
+        """The run's kept checkpoints (in the chief's directory), newest first."""
+        state = tf.train.get_checkpoint_state(self.directory)
+        return list(reversed(state.all_model_checkpoint_paths)) if state else []
+
+    def restore(
+        self, start: str | None = None, log: Callable[[str], None] = print
+    ) -> tuple[Progress, str | None]:
+        """Restores the newest readable checkpoint (or `start`: a checkpoint prefix or a
+        directory of checkpoints); returns the progress it recorded and its path. Unreadable
+        newer ones are skipped, each reported through `log` with its reason."""
+        candidates = self.kept() if start is None else [find_checkpoint(start)]
+        for path in candidates:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except AssertionError as error:
+                raise ValueError(
+                    f"checkpoint {path} does not match this run (another model, optimizer or "
+                    f"schedule?): {str(error)[:300]}. Use another checkpoint directory, or "
+                    "--resume none to start over"
+                ) from None
+            except Exception as error:  # truncated or missing files: TF raises many kinds
+                reason = str(error).strip().splitlines()[0][:200] if str(error) else ""
+                log(f"skipped checkpoint {path}: unreadable ({type(error).__name__}: {reason})")
+                continue
+            return Progress(int(self._epoch.numpy()), int(self._step.numpy())), path
+        if candidates:
             raise ValueError(
-                f"checkpoint {path} does not match this run (another model, optimizer or "
-                f"schedule?): {str(error)[:300]}. Use another checkpoint directory, or "
-                "--no-resume to start over"
-            ) from None
-        return Progress(int(self._epoch.numpy()), int(self._step.numpy())), path
+                f"no readable checkpoint among {candidates}; --resume none starts over"
+            )
+        return Progress(), None
 
     def save(self, progress: Progress, number: int) -> str | None:
         """Saves the state at `progress` as checkpoint `number` (e.g. the global step);
@@ -88,6 +111,7 @@ class Checkpoints:
         self._epoch.assign(progress.epoch)
         self._step.assign(progress.step)
         path = self._manager.save(checkpoint_number=number)
+        fault_point("checkpoint")
         if not self.task.is_chief:
             shutil.rmtree(self._write_dir, ignore_errors=True)
             return None
@@ -110,3 +134,12 @@ def remove_checkpoints(directory: str | os.PathLike, task: Task) -> None:
     """Deletes a run's checkpoints to start it over (the chief only; before `Checkpoints`)."""
     if task.is_chief and os.path.isdir(directory):
         shutil.rmtree(directory)
+
+
+def remove_partial_saves(directory: str | os.PathLike) -> None:
+    """Deletes the `*_temp` directories a save killed midway leaves behind."""
+    root = Path(directory)
+    if root.is_dir():
+        for partial in root.glob("*_temp*"):
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)

@@ -240,6 +240,11 @@ class RunConfig:
         group="outputs",
         metavar="auto|none|PATH",
     )
+    resume_changed: bool = option(
+        False,
+        "resume even when the model, data, batch or optimisation differ from the stored run's",
+        group="outputs",
+    )
     log_every: int = option(100, "loss and accuracy every N steps (0: never)", group="outputs")
     progress_seconds: float = option(
         5.0,
@@ -265,6 +270,16 @@ class RunConfig:
                 raise ValueError(f"unknown {item.name} {value!r}; choose one of {list(choices)}")
         for name in ("steps_per_execution", "keep_checkpoints"):
             if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        for name in (
+            "batch_size",
+            "epochs",
+            "steps_per_epoch",
+            "train_crop_size",
+            "val_crop_size",
+            "val_resize_size",
+        ):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         for name in ("checkpoint_every", "log_every", "mixup_alpha", "cutmix_alpha"):
             if getattr(self, name) < 0:

@@ -149,9 +149,11 @@ class Controller:
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             history.append(record)
-            path = self.checkpoints.save(Progress(epoch + 1, 0), (epoch + 1) * spe)
+            # The history first, then the checkpoint that covers it: a run killed between the
+            # two resumes from the previous checkpoint, drops this row and trains the epoch again.
             for reporter in (self.console, *self.reporters):
                 reporter.on_epoch(record, history)
+            path = self.checkpoints.save(Progress(epoch + 1, 0), (epoch + 1) * spe)
             if path:
                 self.console.message(f"checkpoint {path}")
         self.end(history)

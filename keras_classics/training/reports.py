@@ -1,8 +1,8 @@
 """What a run leaves behind: history (CSV and JSON), summary JSON, PNG plots, TensorBoard logs,
 per-class accuracy and the confusion matrix (CSV and PNG).
 
-Only the chief writes them. Files are written to a temporary name and renamed, so a reader (or
-a run killed while writing) never sees half a file.
+Only the chief writes them, each through `durable.atomic_write` (temporary file, fsync,
+rename), so a reader (or a run killed while writing) never sees half a file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from keras_classics.durable import atomic_path, atomic_write, fault_point
 
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
@@ -45,13 +47,6 @@ HISTORY_FIELDS = (
 )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def _json_safe(value: Any) -> Any:
     """NaN and infinities become None (JSON has neither)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -66,7 +61,7 @@ def _json_safe(value: Any) -> Any:
 def write_json(data: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Writes `data` as indented JSON (NaN as null)."""
     path = Path(path)
-    _atomic_write(path, json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n")
+    atomic_write(path, json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n")
     return path
 
 
@@ -78,8 +73,9 @@ def write_history(rows: Sequence[Mapping[str, Any]], directory: str | os.PathLik
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row[k] for k in HISTORY_FIELDS})
-    _atomic_write(directory / HISTORY_CSV, buffer.getvalue())
+    atomic_write(directory / HISTORY_CSV, buffer.getvalue())
     write_json({"history": list(rows)}, directory / HISTORY_JSON)
+    fault_point("history")
 
 
 def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
@@ -128,7 +124,8 @@ def plot_history(
         figure.suptitle(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     return path
 
 
@@ -146,7 +143,7 @@ def write_confusion(
     writer.writerow(["true \\ predicted", *class_names])
     for name, row in zip(class_names, confusion, strict=True):
         writer.writerow([name, *row])
-    _atomic_write(directory / CONFUSION_CSV, buffer.getvalue())
+    atomic_write(directory / CONFUSION_CSV, buffer.getvalue())
     per_class = {}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -155,7 +152,7 @@ def write_confusion(
         total = sum(row)
         per_class[name] = row[index] / total if total else float("nan")
         writer.writerow([name, total, "" if not total else per_class[name]])
-    _atomic_write(directory / PER_CLASS_CSV, buffer.getvalue())
+    atomic_write(directory / PER_CLASS_CSV, buffer.getvalue())
     _plot_confusion(confusion, class_names, directory / CONFUSION_PNG, title)
     return per_class
 
@@ -188,7 +185,8 @@ def _plot_confusion(
     axes.set_ylabel("true")
     axes.set_title(title or "confusion matrix")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
 
 
 class TensorBoardLog:

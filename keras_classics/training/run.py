@@ -9,6 +9,7 @@ code; only the chief prints progress and writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_classics.durable import atomic_path, fault_point
 from keras_classics.models.record import attach_record
 from keras_classics.normalization import PreprocessingRecord
 from keras_classics.training import reports
@@ -82,15 +84,42 @@ def build_trainer(setup: Setup) -> tuple[Trainer, Checkpoints, Any, list[str]]:
     return trainer, checkpoints, schedule, decayed
 
 
+# Options whose change makes a resumed run another experiment (refused without
+# --resume-changed): the model, the data it learns from, the batch and the optimisation.
+BLOCKING_GROUPS = ("model", "optimisation")
+BLOCKING_OPTIONS = ("dataset", "train_crop_size", "batch_size")
+
+
+def blocking_changes(setup: Setup, stored: dict[str, Any]) -> list[str]:
+    """The changed options (`name: old -> new`) that make a resume another experiment."""
+    groups = {f.name: f.metadata["group"] for f in dataclasses.fields(RunConfig)}
+    return [
+        change
+        for change in setup.run.changes_from(stored)
+        if groups.get(name := change.partition(":")[0]) in BLOCKING_GROUPS
+        or name in BLOCKING_OPTIONS
+    ]
+
+
 def _resume(setup: Setup, checkpoints: Checkpoints) -> tuple[Progress, str | None]:
-    """Restores as `--resume` says; a resumed run lists the options that changed."""
+    """Restores as `--resume` says; a resume with other settings is refused (listed)."""
     resume = setup.config.resume
     if resume == RESUME_NONE:
         return Progress(), None
-    progress, restored = checkpoints.restore(None if resume == RESUME_AUTO else resume)
+    progress, restored = checkpoints.restore(
+        None if resume == RESUME_AUTO else resume, log=setup.log
+    )
     stored = setup.run_dir / CONFIG_JSON
     if restored and stored.is_file():
-        changes = setup.run.changes_from(json.loads(stored.read_text()))
+        stored_json = json.loads(stored.read_text())
+        blocking = blocking_changes(setup, stored_json)
+        if blocking and not setup.config.resume_changed:
+            raise ValueError(
+                f"{setup.run_dir} holds a run with other settings: {'; '.join(blocking)}. "
+                "Use another --output-dir, --resume none to start over, or --resume-changed "
+                "to continue it anyway"
+            )
+        changes = setup.run.changes_from(stored_json)
         if changes:
             setup.log(f"resuming with changed options: {'; '.join(changes)}")
     if restored:
@@ -207,10 +236,10 @@ def _finish(
     )
     if setup.task.is_chief:
         model = attach_record(model, run_record(setup))  # the same weights, EMA included
-        model.save(setup.run_dir / MODEL_FILE)
+        save_model(model, setup.run_dir / MODEL_FILE)
         if trainer.has_ema:
             with trainer.ema_weights():
-                model.save(setup.run_dir / EMA_MODEL_FILE)
+                save_model(model, setup.run_dir / EMA_MODEL_FILE)
         if config.export_dir:
             summary["export"] = str(export(setup, model))
             setup.log(f"exported to {summary['export']}")
@@ -223,6 +252,13 @@ def _finish(
             f"{reports.TENSORBOARD_DIR}/, {MODEL_FILE}"
         )
     return summary
+
+
+def save_model(model: keras.Model, path: Any) -> None:
+    """`model.save` through a temporary file and a rename: never half a `.keras` file."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+    fault_point("model")
 
 
 def run_record(setup: Setup) -> PreprocessingRecord:

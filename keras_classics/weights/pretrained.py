@@ -5,7 +5,8 @@ The presets themselves (which file, which options, which preprocessing) are the 
 
 Files: the download lands in `$KERAS_HOME/models/` (as keras.applications'), is verified
 against the published hash, converted, and the converted weights are cached in
-`$KERAS_HOME/models/keras_classics/` so later calls load them directly. KERAS_HOME is read
+`$KERAS_HOME/models/keras_classics/` with their SHA-256 beside them (`.sha256`), so later
+calls load them directly once the digest matches. KERAS_HOME is read
 when the weights are loaded (default `~/.keras`).
 """
 
@@ -14,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from pathlib import Path
 
 import keras
 
+from keras_classics.durable import atomic_write
 from keras_classics.models.record import attach_record
 from keras_classics.weights.convert import CONVERTERS
 from keras_classics.weights.presets import Preset, PublishedFile
@@ -24,11 +27,16 @@ from keras_classics.weights.transfer import has_top
 
 
 def keras_cache_dir() -> str:
-    """$KERAS_HOME (read now, not at import as Keras does), else ~/.keras or /tmp/.keras."""
+    """$KERAS_HOME (read now, not at import as Keras does), else ~/.keras: this user's own
+    directory, never a shared world-writable one (another user could plant weights there)."""
     root = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    with contextlib.suppress(OSError):  # not writable: as get_file, fall back to /tmp/.keras
+    with contextlib.suppress(OSError):
         os.makedirs(root, exist_ok=True)
-    return root if os.access(root, os.W_OK) else os.path.join("/tmp", ".keras")
+    if not os.access(root, os.W_OK):
+        raise ValueError(
+            f"the weights cache {root} is not writable: set KERAS_HOME to a directory of yours"
+        )
+    return root
 
 
 def file_digest(path: str, algorithm: str) -> str:
@@ -93,17 +101,19 @@ def load_pretrained(model: keras.Model, preset: Preset) -> keras.Model:
     include_top = has_top(model)
     cached = converted_path(preset, include_top)
     loaded = False
-    if os.path.isfile(cached):
-        try:
-            model.load_weights(cached)
-            loaded = True
-        except Exception:  # an interrupted or outdated cache file: convert again below
-            loaded = False
+    recorded = f"{cached}.sha256"  # the converted file's digest, written with it
+    if os.path.isfile(cached) and os.path.isfile(recorded):
+        with contextlib.suppress(Exception):  # interrupted, outdated or altered: convert again
+            if file_digest(cached, "sha256") == Path(recorded).read_text().strip():
+                model.load_weights(cached)
+                loaded = True
     if not loaded:
         CONVERTERS[preset.converter](download(published_file(preset, include_top)), model)
         os.makedirs(os.path.dirname(cached), exist_ok=True)
         partial = cached.replace(".weights.h5", f".{os.getpid()}.partial.weights.h5")
         model.save_weights(partial)
+        digest = file_digest(partial, "sha256")
         os.replace(partial, cached)  # atomic: other processes see a whole file or none
+        atomic_write(recorded, digest + "\n")
     record = preset.record if include_top else preset.record.without_classes()
     return attach_record(model, record)

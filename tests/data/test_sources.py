@@ -12,6 +12,13 @@ from keras_classics.data.sources import stratified_split
 from tests.data.conftest import jpeg_bytes, smooth_picture, write_image
 
 
+def forged_jpeg(jpeg: bytes, height: int, width: int) -> bytes:
+    """`jpeg` with its frame header (SOF0) claiming another size: a decompression bomb's
+    header, with none of its cost."""
+    at = jpeg.index(b"\xff\xc0") + 5
+    return jpeg[:at] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[at + 4 :]
+
+
 def _elements(source, split):
     return [(image.numpy(), int(label)) for image, label in source.dataset(split)]
 
@@ -87,13 +94,25 @@ def test_folder_source_skips_and_counts_broken_files_and_converts_odd_ones(tmp_p
     write_image(root / "a" / "cmyk.jpg", pixels, "JPEG", mode="CMYK")
     write_image(root / "b" / "gray.png", pixels, "PNG", mode="L")
     write_image(root / "b" / "rgba.png", pixels, "PNG", mode="RGBA")
+    (root / "b" / "dangling.jpg").symlink_to(root / "gone.jpg")
+    (root / "b" / "folder.jpg").mkdir()
+    (root / "b" / "folder.jpg" / "inner.txt").write_text("a directory named like an image")
+    (root / "b").joinpath(b"caf\xe9.jpg".decode(errors="surrogateescape")).write_bytes(good)
+    (root / "b" / "bomb.jpg").write_bytes(forged_jpeg(good, 12000, 12000))
     source = from_folder(root, validation_fraction=0.0)
-    assert sorted(path.split("/")[-1] for path, _ in source.skipped) == [
-        "not_an_image.jpg",
+    reasons = {path.split("/")[-1]: reason for path, reason in source.skipped}
+    assert sorted(reasons) == [
+        "bomb.jpg", "caf\\xe9.jpg", "dangling.jpg", "folder.jpg", "not_an_image.jpg",
         "truncated.jpg",
-    ]
-    assert all(reason for _, reason in source.skipped)
-    assert "skipped 2 undecodable files" in source.describe()
+    ]  # fmt: skip
+    assert reasons["dangling.jpg"] == "a dangling link"
+    assert reasons["folder.jpg"] == "not a regular file"
+    assert reasons["caf\\xe9.jpg"] == "the file name is not UTF-8"
+    assert (
+        "image too large: 12000 x 12000 pixels, over the limit of 89,478,485" in reasons["bomb.jpg"]
+    )
+    assert all(reasons.values())
+    assert "skipped 6 unreadable entries" in source.describe()
     assert source.sizes == {"train": 3}
     decoded = {
         label: tf.io.decode_image(encoded, channels=3).numpy()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_classics.cli import run_script
 from keras_classics.export.samples import sample_encoded
 from tests.export.shared import shared_once
 from tests.helpers import REPO, run_python
@@ -89,13 +90,10 @@ def test_predict_locally_with_the_inputs_body(exported, capsys):
 
 
 def test_predict_reports_the_servers_error(exported):
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(ValueError, match=r"^the server answered: Unknown image file format"):
         predict_main()(
             [str(exported / "broken.jpg"), "--saved-model", str(exported / "base" / "3")]
         )
-    assert str(error.value).startswith("error: ") and "Unknown image file format" in str(
-        error.value
-    )
 
 
 def test_benchmark_export_prints_latency_throughput_and_overhead():
@@ -179,13 +177,12 @@ def test_export_refuses_a_flag_that_contradicts_the_models_record(tmp_path, caps
     record = PreprocessingRecord("cifar10", 32, 32, source="runs/digits")
     kc.attach_record(kc.ResNet20(), record).save(tmp_path / "model.keras")
     main = runpy.run_path(str(REPO / "scripts" / "export.py"))["main"]
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--keras-model", str(tmp_path / "model.keras"), "--normalization", "mean",
-              "--export-base", str(tmp_path / "base")])  # fmt: skip
-    assert exit_info.value.code == 1
+    status = run_script(main, ["--keras-model", str(tmp_path / "model.keras"), "--normalization",
+                               "mean", "--export-base", str(tmp_path / "base")])  # fmt: skip
+    assert status == 2
     error = capsys.readouterr().err
     assert len(error.strip().splitlines()) == 1  # one line, no traceback
-    assert error.startswith("export.py: error: the export arguments contradict the")
+    assert error.startswith("error: export.py: the export arguments contradict the")
     assert "(from runs/digits): normalization='mean' but the record says 'cifar10'" in error
     assert "--override-record" in error and not (tmp_path / "base").exists()
 
@@ -213,6 +210,5 @@ def test_predict_with_a_keras_model_uses_its_record(exported, tmp_path, capsys):
             f"{record.class_names[i]} ({row[i]:.4f})" for i in top
         )
     keras.Model(model.input, model.output).save(tmp_path / "bare.keras")
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="carries no preprocessing record"):
         predict_main()([files[0], "--keras-model", str(tmp_path / "bare.keras")])
-    assert "carries no preprocessing record" in capsys.readouterr().err

@@ -218,7 +218,8 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     with pytest.raises(
         DivergedError, match=r"NaN or infinite in epoch 2 .*last good checkpoint is .*ckpt-2"
     ):
-        train(tiny_config(tmp_path, epochs=3, steps_per_epoch=2, learning_rate=1e30))
+        train(tiny_config(tmp_path, epochs=3, steps_per_epoch=2, learning_rate=1e30,
+                          resume_changed=True))  # fmt: skip
     assert "resuming with changed options: " in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == good
     history = reports.read_history(tmp_path / "run")

@@ -49,6 +49,11 @@ def test_imagenet_weights_download_verify_convert_and_cache(
     downloaded.unlink()
     again = kc.ResNet18(weights="imagenet", classifier_activation=None)
     np.testing.assert_array_equal(np.asarray(again(x, training=False)), logits)
+    # An altered converted file fails its recorded digest and is converted again.
+    path.write_bytes(published)
+    kc.ResNet18(classifier_activation=None).save_weights(converted)
+    redone = kc.ResNet18(weights="imagenet", classifier_activation=None)
+    np.testing.assert_array_equal(np.asarray(redone(x, training=False)), logits)
     # Without the top: the trunk (torchvision's pooled features), cached in a file of its own.
     path.write_bytes(published)
     trunk = kc.ResNet18(include_top=False, pooling="avg", weights="imagenet")
