@@ -263,8 +263,27 @@ def serving_config(
     )
 
 
-# The first bytes of every format `decode_image` reads (JPEG, PNG, GIF, BMP).
-IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+# (offset, bytes) that mark every format `tf.io.decode_image` reads: JPEG, PNG, GIF, BMP, WebP,
+# JPEG XL (codestream and container).
+IMAGE_MAGIC = (
+    (0, b"\xff\xd8\xff"),
+    (0, b"\x89PNG"),
+    (0, b"GIF8"),
+    (0, b"BM"),
+    (8, b"WEBP"),
+    (0, b"\xff\x0a"),
+    (4, b"JXL "),
+)
+IMAGE_FORMATS = "a JPEG, PNG, GIF, BMP, WebP or JPEG XL image"
+
+
+def known_image_format(encoded: tf.Tensor) -> tf.Tensor:
+    """bool [batch]: whether each string starts as an image `decode_image` reads."""
+    padded = encoded + b"\0" * max(offset + len(magic) for offset, magic in IMAGE_MAGIC)
+    matches = [
+        tf.strings.substr(padded, offset, len(magic)) == magic for offset, magic in IMAGE_MAGIC
+    ]
+    return tf.reduce_any(matches, axis=0)
 
 
 def check_batch(tensor: tf.Tensor, name: str) -> tf.Operation:
@@ -318,18 +337,14 @@ class ClassifierSignatures:
     def predict_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         """`serving_default`: encoded images [batch] -> predictions. An empty string or bytes
         of no known image format is an InvalidArgument naming its index in the batch."""
-        known = tf.reduce_any(
-            [tf.strings.substr(image_bytes, 0, len(magic)) == magic for magic in IMAGE_MAGIC],
-            axis=0,
-        )
-        unknown = tf.where(~known)[:, 0]
+        unknown = tf.where(~known_image_format(image_bytes))[:, 0]
         checks = [
             check_batch(image_bytes, spec.INPUT_BYTES),
             tf.debugging.Assert(
                 tf.size(unknown) == 0,
                 [
-                    f"{spec.INPUT_BYTES} holds empty strings or bytes that are not a JPEG, PNG, "
-                    "GIF or BMP image, at these indices:",
+                    f"{spec.INPUT_BYTES} holds empty strings or bytes that are not "
+                    f"{IMAGE_FORMATS}, at these indices:",
                     unknown,
                 ],
             ),

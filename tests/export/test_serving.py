@@ -170,7 +170,10 @@ def test_warmup_requests_parse_and_are_answered(fresh):
 @pytest.mark.parametrize(
     ("label", "message"),
     [
-        ("not_an_image", "not a JPEG, PNG, GIF or BMP image, at these indices:] [1]"),
+        (
+            "not_an_image",
+            "not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image, at these indices:] [1]",
+        ),
         ("empty", "image_bytes holds empty strings or bytes that are not a JPEG"),
         ("empty_batch", "image_bytes is an empty batch: send at least one image"),
         ("truncated_jpeg", "Invalid JPEG data"),
@@ -196,7 +199,9 @@ def test_graph_mode_session_rejects_bad_requests_clearly(fresh):
     assert results["graph_bad_images"]["type"] == "InvalidArgumentError"
     assert "images must have shape [batch, 32, 32, 3]" in results["graph_bad_images"]["message"]
     assert results["graph_bad_bytes"]["type"] == "InvalidArgumentError"
-    assert "not a JPEG, PNG, GIF or BMP image" in results["graph_bad_bytes"]["message"]
+    assert (
+        "not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image" in results["graph_bad_bytes"]["message"]
+    )
 
 
 def parse_show_all(text: str) -> dict[str, dict]:
