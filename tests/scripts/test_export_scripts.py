@@ -93,9 +93,9 @@ def test_predict_reports_the_servers_error(exported):
         predict_main()(
             [str(exported / "broken.jpg"), "--saved-model", str(exported / "base" / "3")]
         )
-    assert str(error.value).startswith("error: ") and "Unknown image file format" in str(
-        error.value
-    )
+    assert str(error.value).startswith(
+        "error: "
+    ) and "not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image" in str(error.value)
 
 
 def test_benchmark_export_prints_latency_throughput_and_overhead():
