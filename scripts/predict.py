@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             from keras_classics.export.describe import resolve_saved_model
             from keras_classics.export.rest import LocalServer
 
-            answer = LocalServer(resolve_saved_model(args.saved_model)).predict(text)
+            directory = resolve_saved_model(args.saved_model, args.version)
+            answer = LocalServer(directory).predict(text)
         else:
             url = client.rest_url(args.host, args.rest_port, args.model_name, args.version)
             answer = client.post_json(url, body)

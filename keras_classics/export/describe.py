@@ -10,11 +10,14 @@ import tensorflow as tf
 from keras_classics.export.versions import list_versions
 
 
-def resolve_saved_model(path: str | os.PathLike) -> Path:
-    """`path` itself when it holds a saved_model.pb, else its newest version directory (what
-    TF Serving's default version policy serves); a clear ValueError when neither."""
+def resolve_saved_model(path: str | os.PathLike, version: int | None = None) -> Path:
+    """`path` itself when it holds a saved_model.pb, else its version directory `version`, by
+    default the newest (what TF Serving's default version policy serves); a clear ValueError
+    when neither, or when `version` is not the one `path` holds."""
     path = Path(path)
     if (path / "saved_model.pb").is_file():
+        if version is not None and path.name != str(version):
+            raise ValueError(f"version {version} asked, but {os.fspath(path)!r} is another one")
         return path
     versions = list_versions(path)
     if not versions:
@@ -22,7 +25,13 @@ def resolve_saved_model(path: str | os.PathLike) -> Path:
             f"{os.fspath(path)!r} is neither a SavedModel directory (saved_model.pb) nor a base "
             "path with integer version directories"
         )
-    return path / str(versions[-1])
+    if version is None:
+        return path / str(versions[-1])
+    if version not in versions:
+        raise ValueError(
+            f"version {version} not found under {os.fspath(path)!r}; it holds versions {versions}"
+        )
+    return path / str(version)
 
 
 def describe_signatures(version_dir: str | os.PathLike) -> str:

@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from keras_classics.export import spec
 from keras_classics.export.client import b64
 
 # TF Serving's signature when the body names none.
-DEFAULT_SIGNATURE = spec.SIGNATURE_IMAGES
+DEFAULT_SIGNATURE = "serving_default"  # TF Serving's kDefaultServingSignatureDefKey
 
 
 class RestError(ValueError):
@@ -175,13 +174,19 @@ class LocalServer:
         return self.loaded.signatures[name]
 
     def predict(self, body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-        """The JSON answer TF Serving's `:predict` gives to `body` (errors as {"error": ...})."""
+        """The JSON answer TF Serving's `:predict` gives to `body`; every malformed body (not
+        UTF-8, not JSON, nested too deeply, wrongly typed fields) is answered {"error": ...}."""
         try:
+            if isinstance(body, bytes):
+                body = body.decode("utf-8")
             if not isinstance(body, Mapping):
                 body = json.loads(body)
             if not isinstance(body, Mapping):
                 raise RestError("the body must be a JSON object")
-            function = self.signature(body.get("signature_name", DEFAULT_SIGNATURE))
+            name = body.get("signature_name", DEFAULT_SIGNATURE)
+            if not isinstance(name, str):
+                raise RestError(f"'signature_name' must be a string; got {type(name).__name__}")
+            function = self.signature(name)
             inputs, row_format = parse_predict_body(body, function.structured_input_signature[1])
             outputs = function(**{name: tf.constant(value) for name, value in inputs.items()})
             return format_predict_answer({k: v.numpy() for k, v in outputs.items()}, row_format)
@@ -189,3 +194,7 @@ class LocalServer:
             return {"error": getattr(error, "message", None) or str(error)}
         except json.JSONDecodeError as error:
             return {"error": f"the body is not JSON: {error}"}
+        except UnicodeDecodeError as error:
+            return {"error": f"the body is not UTF-8 text: {error}"}
+        except RecursionError:
+            return {"error": "the body is nested too deeply"}

@@ -2,12 +2,16 @@
 versioned SavedModel for TF Serving.
 
 Signatures (names in `spec`; docs/serving.md has the table):
-- `serving_default`: `images` float32 [batch, H, W, 3], already preprocessed (channels last);
-- `serving_bytes`: `image_bytes` string [batch] of encoded JPEG/PNG/GIF/BMP images, decoded,
+- `serving_default`: `image_bytes` string [batch] of encoded JPEG/PNG/GIF/BMP images, decoded,
   resized, centre-cropped and normalised in the graph by `keras_classics.data.evaluation` (the
-  one definition of the evaluation pipeline), image by image, so one batch may mix sizes;
-- both answer `probabilities` float32 [batch, classes], `classes` int32 [batch, k],
-  `class_names` string [batch, k] and `scores` float32 [batch, k] (the top-k probabilities);
+  one definition of the evaluation pipeline), image by image, so one batch may mix sizes: a
+  plain `{"instances": [{"b64": ...}]}` request needs no signature name;
+- `image_tensor`: `image_tensor` uint8 [batch, H, W, 3] of any size, preprocessed in the graph
+  as the bytes are once decoded;
+- `serving_images`: `images` float32 [batch, H, W, 3], already preprocessed (channels last);
+- all three answer `logits` and `probabilities` float32 [batch, classes], `classes` int32
+  [batch, k], `class_names` string [batch, k] and `scores` float32 [batch, k] (the top-k
+  probabilities);
 - `classify`: TF Serving's Classify API (method `tensorflow/serving/classify`) over serialised
   tf.Example protos with the encoded image under `image/encoded`: `classes` (names) and `scores`.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +116,33 @@ def outputs_logits(model: keras.Model) -> bool:
         f"{name or activation!r}; exporting needs {PROBABILITY_ACTIVATIONS} (probabilities) or "
         f"{LOGIT_ACTIVATIONS} (logits, classifier_activation=None)"
     )
+
+
+def logits_and_outputs(model: keras.Model) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A function images -> (logits, model outputs), in float32, in one pass.
+
+    The logits are the model's own pre-softmax values: its output when the last activation is
+    linear, else the input of its final softmax `Activation` layer (the zoo's
+    `predictions_activation`), or the pre-activation of a final `Dense(activation="softmax")`.
+    """
+    layer = model.outputs[0]._keras_history.operation
+    if outputs_logits(model):
+        return lambda images: (tf.cast(model(images, training=False), tf.float32),) * 2
+    heads = keras.Model(model.inputs, [layer.input, model.outputs[0]])
+
+    def call(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        before, outputs = heads(images, training=False)
+        if isinstance(layer, keras.layers.Dense):  # softmax inside the Dense layer
+            before = tf.matmul(before, layer.kernel)
+            before = before + layer.bias if layer.use_bias else before
+        return tf.cast(before, tf.float32), tf.cast(outputs, tf.float32)
+
+    if not isinstance(layer, (keras.layers.Activation, keras.layers.Dense)):
+        raise ValueError(
+            f"the softmax of model {model.name!r} is computed by {type(layer).__name__} "
+            f"{layer.name!r}: exporting needs an Activation or Dense layer, to serve the logits"
+        )
+    return call
 
 
 def export_preprocessing(
@@ -232,6 +263,36 @@ def serving_config(
     )
 
 
+# (offset, bytes) that mark every format `tf.io.decode_image` reads: JPEG, PNG, GIF, BMP, WebP,
+# JPEG XL (codestream and container).
+IMAGE_MAGIC = (
+    (0, b"\xff\xd8\xff"),
+    (0, b"\x89PNG"),
+    (0, b"GIF8"),
+    (0, b"BM"),
+    (8, b"WEBP"),
+    (0, b"\xff\x0a"),
+    (4, b"JXL "),
+)
+IMAGE_FORMATS = "a JPEG, PNG, GIF, BMP, WebP or JPEG XL image"
+
+
+def known_image_format(encoded: tf.Tensor) -> tf.Tensor:
+    """bool [batch]: whether each string starts as an image `decode_image` reads."""
+    padded = encoded + b"\0" * max(offset + len(magic) for offset, magic in IMAGE_MAGIC)
+    matches = [
+        tf.strings.substr(padded, offset, len(magic)) == magic for offset, magic in IMAGE_MAGIC
+    ]
+    return tf.reduce_any(matches, axis=0)
+
+
+def check_batch(tensor: tf.Tensor, name: str) -> tf.Operation:
+    """An InvalidArgument for an empty batch, naming the input."""
+    return tf.debugging.assert_positive(
+        tf.shape(tensor)[0], message=f"{name} is an empty batch: send at least one image"
+    )
+
+
 class ClassifierSignatures:
     """The serving functions of `model`; each argument name is the signature's input name."""
 
@@ -239,36 +300,58 @@ class ClassifierSignatures:
         self.model = model
         self.config = config
         self.record = config.record
+        self.logits_and_outputs = logits_and_outputs(model)
 
-    def preprocess(self, encoded: tf.Tensor) -> tf.Tensor:
-        """One encoded image -> the model's float32 input [size, size, 3] (the evaluation
-        pipeline: decode, resize the shorter side, centre crop, normalise)."""
-        return preprocess_with_record(decode_image(encoded), self.record)
+    def preprocess(self, image: tf.Tensor) -> tf.Tensor:
+        """One uint8 image [H, W, 3] -> the model's float32 input [size, size, 3] (the
+        evaluation pipeline: resize the shorter side, centre crop, normalise)."""
+        return preprocess_with_record(image, self.record)
+
+    def preprocess_batch(self, images: tf.Tensor, one: Callable) -> tf.Tensor:
+        """`one` over the batch, at most `spec.PREPROCESS_PARALLELISM` images at a time."""
+        size = self.config.image_size
+        return tf.map_fn(
+            one,
+            images,
+            fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32),
+            parallel_iterations=spec.PREPROCESS_PARALLELISM,
+        )
 
     def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`serving_default`: preprocessed float images [batch, H, W, 3] -> predictions."""
+        """`serving_images`: preprocessed float images [batch, H, W, 3] -> predictions."""
         size = self.config.image_size
         check = tf.debugging.assert_equal(
             tf.shape(images)[1:],
             tf.constant([size, size, 3]),
             message=f"{spec.INPUT_IMAGES} must have shape [batch, {size}, {size}, 3]",
         )
-        with tf.control_dependencies([check]):
+        with tf.control_dependencies([check, check_batch(images, spec.INPUT_IMAGES)]):
             return self._predictions(tf.identity(images))
 
+    def image_tensor(self, image_tensor: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`image_tensor`: uint8 images [batch, H, W, 3] of any size -> predictions."""
+        with tf.control_dependencies([check_batch(image_tensor, spec.INPUT_IMAGE_TENSOR)]):
+            images = self.preprocess_batch(tf.identity(image_tensor), self.preprocess)
+        return self._predictions(images)
+
     def predict_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`serving_bytes`: encoded images [batch] -> predictions."""
-        empty = tf.where(tf.strings.length(image_bytes) == 0)[:, 0]
-        check = tf.debugging.Assert(
-            tf.size(empty) == 0,
-            [f"{spec.INPUT_BYTES} holds empty strings, at these indices:", empty],
-        )
-        with tf.control_dependencies([check]):
-            size = self.config.image_size
-            images = tf.map_fn(
-                self.preprocess,
-                image_bytes,
-                fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32),
+        """`serving_default`: encoded images [batch] -> predictions. An empty string or bytes
+        of no known image format is an InvalidArgument naming its index in the batch."""
+        unknown = tf.where(~known_image_format(image_bytes))[:, 0]
+        checks = [
+            check_batch(image_bytes, spec.INPUT_BYTES),
+            tf.debugging.Assert(
+                tf.size(unknown) == 0,
+                [
+                    f"{spec.INPUT_BYTES} holds empty strings or bytes that are not "
+                    f"{IMAGE_FORMATS}, at these indices:",
+                    unknown,
+                ],
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            images = self.preprocess_batch(
+                tf.identity(image_bytes), lambda encoded: self.preprocess(decode_image(encoded))
             )
         return self._predictions(images)
 
@@ -286,11 +369,12 @@ class ClassifierSignatures:
     def _predictions(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.config.channels_first:
             images = tf.transpose(images, [0, 3, 1, 2])
-        outputs = tf.cast(self.model(images, training=False), tf.float32)
-        probabilities = tf.nn.softmax(outputs) if self.config.softmax_logits else outputs
+        logits, outputs = self.logits_and_outputs(images)
+        probabilities = tf.nn.softmax(logits) if self.config.softmax_logits else outputs
         scores, classes = tf.math.top_k(probabilities, k=self.config.top_k)
         names = tf.gather(tf.constant(self.config.class_names), classes)
         return {
+            spec.OUTPUT_LOGITS: logits,
             spec.OUTPUT_PROBABILITIES: probabilities,
             spec.OUTPUT_CLASSES: classes,
             spec.OUTPUT_CLASS_NAMES: names,
@@ -299,14 +383,15 @@ class ClassifierSignatures:
 
 
 def build_archive(model: keras.Model, config: ServingConfig) -> keras.export.ExportArchive:
-    """A Keras ExportArchive holding the model's variables and the three signatures."""
+    """A Keras ExportArchive holding the model's variables and the four signatures."""
     signatures = ClassifierSignatures(model, config)
     size = config.image_size
     archive = keras.export.ExportArchive()
     archive.track(model)
     endpoints = (
-        (spec.SIGNATURE_IMAGES, signatures.predict_images, [size, size, 3], tf.float32),
         (spec.SIGNATURE_BYTES, signatures.predict_bytes, [], tf.string),
+        (spec.SIGNATURE_IMAGE_TENSOR, signatures.image_tensor, [None, None, 3], tf.uint8),
+        (spec.SIGNATURE_IMAGES, signatures.predict_images, [size, size, 3], tf.float32),
         (spec.SIGNATURE_CLASSIFY, signatures.classify, [], tf.string),
     )
     for name, function, shape, dtype in endpoints:
@@ -318,21 +403,21 @@ def build_archive(model: keras.Model, config: ServingConfig) -> keras.export.Exp
 
 
 def set_method_name(saved_model_dir: str | os.PathLike, signature: str, method: str) -> None:
-    """Rewrites one SignatureDef's method name in saved_model.pb (TF2's saver writes every
-    signature as `tensorflow/serving/predict`; TF Serving's Classify API wants
-    `tensorflow/serving/classify`), then rewrites the fingerprint of the changed file."""
+    """Sets one SignatureDef's method name in saved_model.pb.
+
+    TF2's saver writes every signature as `tensorflow/serving/predict` and has no public way to
+    choose another; TF Serving's Classify API refuses any signature whose method is not
+    `tensorflow/serving/classify`. So the written file is edited through the SavedModel format's
+    protobuf schema (`tensorflow.core.protobuf`), and the optional `fingerprint.pb`, which would
+    no longer match it and which TensorFlow has no public writer for, is removed.
+    tests/export/test_serving.py checks the result with `saved_model_cli show --all`.
+    """
     path = Path(saved_model_dir) / "saved_model.pb"
     saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
     for meta_graph in saved_model.meta_graphs:
         meta_graph.signature_def[signature].method_name = method
     path.write_bytes(saved_model.SerializeToString(deterministic=True))
-    fingerprint = Path(saved_model_dir) / "fingerprint.pb"
-    try:
-        from tensorflow.python.saved_model import fingerprinting_utils
-
-        fingerprinting_utils.write_fingerprint(os.fspath(saved_model_dir))
-    except (ImportError, AttributeError, ValueError):
-        fingerprint.unlink(missing_ok=True)  # optional file: better absent than stale
+    (Path(saved_model_dir) / "fingerprint.pb").unlink(missing_ok=True)
 
 
 def export_saved_model(

@@ -10,17 +10,22 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 # Signatures.
-SIGNATURE_IMAGES = "serving_default"  # float images, already preprocessed
-SIGNATURE_BYTES = "serving_bytes"  # encoded JPEG/PNG/GIF/BMP bytes, preprocessed in the graph
+# The default answers a plain `{"instances": [{"b64": ...}]}`; the float path, once the default,
+# is `serving_images` (docs/serving.md, "Changes for existing clients").
+SIGNATURE_BYTES = "serving_default"  # encoded JPEG/PNG/GIF/BMP bytes, preprocessed in the graph
+SIGNATURE_IMAGES = "serving_images"  # float images, already preprocessed
+SIGNATURE_IMAGE_TENSOR = "image_tensor"  # uint8 RGB images of any size, preprocessed in the graph
 SIGNATURE_CLASSIFY = "classify"  # serialised tf.Example, TF Serving's Classify API
 
 # Inputs.
 INPUT_IMAGES = "images"
 INPUT_BYTES = "image_bytes"
+INPUT_IMAGE_TENSOR = "image_tensor"  # uint8 [batch, H, W, 3], as TF Model Garden's serving modules
 INPUT_EXAMPLES = "inputs"  # TF Serving's kClassifyInputs
 EXAMPLE_IMAGE_FEATURE = "image/encoded"  # the tf.Example feature holding the encoded image
 
 # Outputs of the predict signatures.
+OUTPUT_LOGITS = "logits"  # float32 [batch, classes]: before the softmax
 OUTPUT_PROBABILITIES = "probabilities"  # float32 [batch, classes]
 OUTPUT_CLASSES = "classes"  # int32 [batch, k]: indices of the k most probable classes
 OUTPUT_CLASS_NAMES = "class_names"  # string [batch, k]: their names
@@ -39,3 +44,6 @@ WARMUP_FILE = PurePosixPath("assets.extra/tf_serving_warmup_requests")
 METADATA_FILE = PurePosixPath("assets.extra/keras_classics.json")
 
 DEFAULT_TOP_K = 5
+# How many images of one batch the in-graph preprocessing holds at once: peak memory is
+# O(this x decoded image) + O(batch x model input), not O(batch x decoded image).
+PREPROCESS_PARALLELISM = 2

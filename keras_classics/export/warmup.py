@@ -25,14 +25,19 @@ WARMUP_IMAGES = ((120, 160, "jpeg"), (160, 120, "png"))
 def warmup_logs(
     image_size: int, *, classify: bool = True
 ) -> list[prediction_log_pb2.PredictionLog]:
-    """Requests for every signature: image bytes (batch 1 and 2), float images (batch 1) and,
-    when `classify`, a Classify request with one tf.Example."""
+    """Requests for every signature: image bytes (batch 1 and 2), a uint8 image tensor
+    (batch 1), float images (batch 1) and, when `classify`, a Classify request with one
+    tf.Example."""
     encoded = [
         samples.sample_encoded(h, w, fmt, seed=i) for i, (h, w, fmt) in enumerate(WARMUP_IMAGES)
     ]
     requests = [
         client.bytes_predict_request(encoded[:1]),
         client.bytes_predict_request(encoded),
+        client.predict_request(
+            {spec.INPUT_IMAGE_TENSOR: np.zeros((1, *WARMUP_IMAGES[0][:2], 3), np.uint8)},
+            signature_name=spec.SIGNATURE_IMAGE_TENSOR,
+        ),
         client.predict_request(
             {spec.INPUT_IMAGES: np.zeros((1, image_size, image_size, 3), np.float32)},
             signature_name=spec.SIGNATURE_IMAGES,

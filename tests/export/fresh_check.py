@@ -1,5 +1,5 @@
 """Runs an export in a fresh process with TensorFlow alone (no keras_classics, no Keras model
-code), as a server would: `python tests/export/fresh_check.py SHARED_DIR OUT_DIR`.
+code), as a server would: `python tests/export/fresh_check.py SHARED_DIR OUT_DIR PHOTOGRAPH`.
 
 Writes OUT_DIR/outputs.npz (every signature's answers) and OUT_DIR/results.json (signatures,
 warm-up replay, errors for bad requests, and the answers given right after them). Uses both
@@ -53,14 +53,21 @@ for name, function in loaded.signatures.items():
         },
     }
 
-images_fn = loaded.signatures["serving_default"]
-bytes_fn = loaded.signatures["serving_bytes"]
+images_fn = loaded.signatures["serving_images"]
+bytes_fn = loaded.signatures["serving_default"]
 classify_fn = loaded.signatures["classify"]
 for key, value in numpy(images_fn(images=tf.constant(images))).items():
     arrays[f"images/{key}"] = value
 valid = numpy(bytes_fn(image_bytes=tf.constant(encoded)))
 for key, value in valid.items():
     arrays[f"bytes/{key}"] = value
+# The uint8 signature on the decoded photograph, the bytes signature on its file.
+photograph = Path(sys.argv[3]).read_bytes()
+tensor_fn = loaded.signatures["image_tensor"]
+for key, value in numpy(tensor_fn(image_tensor=tf.io.decode_jpeg(photograph)[None])).items():
+    arrays[f"photo_tensor/{key}"] = value
+for key, value in numpy(bytes_fn(image_bytes=tf.constant([photograph]))).items():
+    arrays[f"photo_bytes/{key}"] = value
 examples = [
     tf.train.Example(
         features=tf.train.Features(
@@ -101,11 +108,12 @@ truncated = encoded[0][: len(encoded[0]) // 2]
 bad_bytes = {
     "not_an_image": [encoded[1], b"this is not an image"],
     "empty": [encoded[0], b""],
+    "empty_batch": [],
     "truncated_jpeg": [truncated],
 }
 results["bad_bytes"] = {}
 for label, batch in bad_bytes.items():
-    error = error_of(lambda b=batch: bytes_fn(image_bytes=tf.constant(b)))
+    error = error_of(lambda b=batch: bytes_fn(image_bytes=tf.constant(b, tf.string)))
     after = numpy(bytes_fn(image_bytes=tf.constant(encoded)))
     error["after_max_diff"] = float(np.abs(after["probabilities"] - valid["probabilities"]).max())
     results["bad_bytes"][label] = error
@@ -130,7 +138,7 @@ with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess
         call = session._make_callable_from_options(options)
         return lambda value: dict(zip(keys, call(value), strict=True))
 
-    graph_images, graph_bytes = runner("serving_default"), runner("serving_bytes")
+    graph_images, graph_bytes = runner("serving_images"), runner("serving_default")
     for key, value in graph_images(images).items():
         arrays[f"graph_images/{key}"] = value
     results["graph_bad_images"] = error_of(

@@ -26,6 +26,8 @@ CLASS_NAMES = [f"classe {i} é" for i in range(10)]
 TOP_K = 3
 # Encoded test images of different sizes and aspect ratios: (height, width, encoding).
 IMAGES = ((60, 80, "jpeg"), (90, 50, "png"), (37, 37, "jpeg"))
+# A real photograph (427x640 JPEG), shipped with scikit-learn.
+PHOTOGRAPH = Path(__import__("sklearn.datasets").datasets.__file__).parent / "images/china.jpg"
 
 
 def shared_once(tmp_path_factory, worker_id: str, name: str, build: Callable[[Path], None]) -> Path:
@@ -90,11 +92,13 @@ def build_main_export(directory: Path) -> None:
         normalization=NORMALIZATION,
         top_k=TOP_K,
     )
+    logits = keras.Model(model.inputs, model.get_layer("predictions").output)
     np.save(directory / "images.npy", images)
     np.save(directory / "encoded.npy", np.array(encoded, dtype=object))
     np.savez(
         directory / "reference.npz",
         images_probabilities=np.asarray(model(images, training=False)),
+        images_logits=np.asarray(logits(images, training=False)),
         bytes_preprocessed=preprocessed,
         bytes_probabilities=np.asarray(model(preprocessed, training=False)),
     )

@@ -24,7 +24,7 @@ def test_rest_bodies_in_both_formats():
     rows = client.rest_body(images)
     columns = client.rest_body(images, request_format="inputs", signature_name="other")
     encoded = [{"b64": base64.b64encode(i).decode()} for i in images]
-    assert rows == {"signature_name": "serving_bytes", "instances": encoded}
+    assert rows == {"signature_name": "serving_default", "instances": encoded}
     assert columns == {"signature_name": "other", "inputs": {"image_bytes": encoded}}
     assert json.loads(json.dumps(rows)) == rows  # plain JSON
     with pytest.raises(ValueError, match=r"choose one of \['instances', 'inputs'\]"):
@@ -40,7 +40,7 @@ def test_rest_url():
 def test_grpc_predict_request_fields():
     request = client.bytes_predict_request([b"abc", b"\x00\xff"], model_name="resnet", version=4)
     assert request.model_spec.name == "resnet"
-    assert request.model_spec.signature_name == "serving_bytes"
+    assert request.model_spec.signature_name == "serving_default"
     assert request.model_spec.version.value == 4
     assert list(request.inputs) == ["image_bytes"]
     proto = request.inputs["image_bytes"]
@@ -48,7 +48,7 @@ def test_grpc_predict_request_fields():
     assert [d.size for d in proto.tensor_shape.dim] == [2]
     assert list(proto.string_val) == [b"abc", b"\x00\xff"]
     images = np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3)
-    request = client.predict_request({"images": images}, signature_name="serving_default")
+    request = client.predict_request({"images": images}, signature_name="serving_images")
     assert not request.HasField("model_spec") or not request.model_spec.HasField("version")
     np.testing.assert_array_equal(tf.make_ndarray(request.inputs["images"]), images)
 
@@ -92,7 +92,7 @@ def test_parse_float_instances_stack_into_a_batch():
         ("{not json", "not JSON"),
         ([1, 2], "must be a JSON object"),
         ({"instances": [], "inputs": []}, "exactly one of 'instances'"),
-        ({"signature_name": "serving_bytes"}, "exactly one of 'instances'"),
+        ({"signature_name": "serving_default"}, "exactly one of 'instances'"),
         ({"instances": []}, "non-empty list"),
         ({"instances": [{"images": 1}]}, "instance 0 names ['images']; expected ['image_bytes']"),
         ({"inputs": {"other": ["a"]}}, "'inputs' names ['other']"),
@@ -172,11 +172,12 @@ def test_local_server_answers_both_formats_like_the_signature(
         np.testing.assert_allclose([score for _, score in row], expected, rtol=0, atol=1e-5)
 
 
-def test_local_server_float_signature_by_default(server, main_export):
-    images = np.load(main_export / "images.npy")
-    answer = server.predict(json.dumps({"instances": images.tolist()}))  # no signature_name
+def test_local_server_bytes_signature_by_default(server, main_export):
+    encoded = np.load(main_export / "encoded.npy", allow_pickle=True)
+    instances = [{"b64": base64.b64encode(e).decode()} for e in encoded]
+    answer = server.predict(json.dumps({"instances": instances}))  # no signature_name
     probabilities = [row["probabilities"] for row in answer["predictions"]]
-    reference = np.load(main_export / "reference.npz")["images_probabilities"]
+    reference = np.load(main_export / "reference.npz")["bytes_probabilities"]
     np.testing.assert_allclose(probabilities, reference, rtol=0, atol=1e-5)
 
 
@@ -184,12 +185,17 @@ def test_local_server_float_signature_by_default(server, main_export):
     ("body", "message"),
     [
         ({"signature_name": "nope", "instances": ["a"]}, "signature 'nope' not found"),
-        ({"signature_name": "serving_bytes", "instances": [{"b64": "aGVsbG8="}]}, "image"),
+        ({"signature_name": "serving_default", "instances": [{"b64": "aGVsbG8="}]}, "image"),
         ("[", "not JSON"),
+        (b'{"instances": ["\xff"]}', "not UTF-8"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ({"signature_name": ["serving_default"], "instances": ["a"]}, "must be a string"),
+        ({"instances": []}, "must be a non-empty list"),
+        ({"inputs": {"image_bytes": []}}, "empty batch"),
     ],
 )
 def test_local_server_answers_errors_as_the_server_does(server, body, message):
-    answer = server.predict(body if isinstance(body, str) else json.dumps(body))
+    answer = server.predict(body if isinstance(body, (str, bytes)) else json.dumps(body))
     assert list(answer) == ["error"] and message in answer["error"]
 
 

@@ -38,8 +38,8 @@ def export_and_compare(
     loaded = tf.saved_model.load(str(version_dir))
     outputs = {}
     for name, signature, inputs, keras_inputs, tolerance in (
-        ("images", "serving_default", {"images": images}, images, atol),
-        ("bytes", "serving_bytes", {"image_bytes": encoded}, preprocessed, bytes_atol),
+        ("images", "serving_images", {"images": images}, images, atol),
+        ("bytes", "serving_default", {"image_bytes": encoded}, preprocessed, bytes_atol),
     ):
         answer = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
         assert answer["probabilities"].dtype == tf.float32
@@ -103,7 +103,7 @@ def test_channels_first_model_takes_channels_last_images(tmp_path, rng):
     assert model.input_shape == (None, 3, 32, 32)
     perturb_weights(model, rng)
     loaded, _ = export_and_compare(model, tmp_path, rng, image_size=32)
-    assert loaded.signatures["serving_default"].structured_input_signature[1][
+    assert loaded.signatures["serving_images"].structured_input_signature[1][
         "images"
     ].shape.as_list() == [None, 32, 32, 3]
 
@@ -127,7 +127,7 @@ expected = np.asarray(model(x, training=False))
 diffs = {}
 for name, path in (("inside", inside), ("outside", outside)):
     loaded = tf.saved_model.load(str(path))
-    got = loaded.signatures["serving_default"](images=tf.constant(x))["probabilities"].numpy()
+    got = loaded.signatures["serving_images"](images=tf.constant(x))["probabilities"].numpy()
     diffs[name] = float(np.abs(got - expected).max())
 print(json.dumps({
     "replicas": strategy.num_replicas_in_sync,

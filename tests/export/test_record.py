@@ -44,7 +44,7 @@ def test_a_model_with_a_record_is_served_with_it_by_default(tmp_path, recorded_m
     assert metadata["preprocessing_from"] == "the model's record (runs/digits)"
     assert (metadata["normalization"], metadata["resize_size"]) == ("cifar10", 32)
     encoded = [sample_encoded(45, 60, "jpeg", seed=1), sample_encoded(32, 32, "png", seed=2)]
-    answer = tf.saved_model.load(str(version_dir)).signatures["serving_bytes"](
+    answer = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
         image_bytes=tf.constant(encoded)
     )
     inputs = np.stack([preprocess_with_record(decode_image(e), RECORD) for e in encoded])

@@ -17,6 +17,7 @@ from tests.export.shared import (
     CLASS_NAMES,
     IMAGE_SIZE,
     NORMALIZATION,
+    PHOTOGRAPH,
     TOP_K,
     expected_top_k,
     reference_preprocess,
@@ -33,7 +34,7 @@ def fresh(main_export, tmp_path_factory, worker_id):
     """outputs.npz and results.json of tests/export/fresh_check.py, run once."""
 
     def build(out: Path) -> None:
-        run_python("tests/export/fresh_check.py", str(main_export), str(out))
+        run_python("tests/export/fresh_check.py", str(main_export), str(out), str(PHOTOGRAPH))
 
     out = shared_once(tmp_path_factory, worker_id, "fresh_check", build)
     return np.load(out / "outputs.npz", allow_pickle=True), json.loads(
@@ -79,6 +80,24 @@ def test_bytes_signature_equals_evaluation_pipeline_plus_model(fresh, reference,
     assert_predictions(prefixed(arrays, loader), reference["bytes_probabilities"])
 
 
+def test_uint8_signature_equals_bytes_signature_on_a_photograph(fresh):
+    arrays, _ = fresh
+    tensor, encoded = prefixed(arrays, "photo_tensor"), prefixed(arrays, "photo_bytes")
+    assert sorted(tensor) == sorted(encoded)
+    for key in tensor:
+        np.testing.assert_array_equal(tensor[key], encoded[key], err_msg=key)
+    assert np.ptp(tensor["logits"]) > 1  # a real answer, not a constant one
+
+
+@pytest.mark.parametrize("loader", ["images", "bytes", "photo_tensor"])
+def test_logits_are_the_models_pre_softmax_values(fresh, reference, loader):
+    outputs = prefixed(fresh[0], loader)
+    softmax = tf.nn.softmax(outputs["logits"]).numpy()
+    np.testing.assert_allclose(softmax, outputs["probabilities"], rtol=0, atol=1e-6)
+    if loader == "images":  # the Keras model's `predictions` layer (before its softmax)
+        np.testing.assert_allclose(outputs["logits"], reference["images_logits"], atol=ATOL)
+
+
 def test_bytes_comparison_would_see_a_different_pipeline(main_export, fresh, reference):
     """The test above can fail: skipping the centre crop (resize straight to 32) changes the
     probabilities by far more than its tolerance."""
@@ -104,6 +123,7 @@ def test_classify_signature_answers_names_and_scores(fresh):
 def test_loaded_signatures_have_the_documented_names_and_specs(fresh):
     _, results = fresh
     predict_outputs = {
+        "logits": ["float32", [None, 10]],
         "probabilities": ["float32", [None, 10]],
         "classes": ["int32", [None, TOP_K]],
         "class_names": ["string", [None, TOP_K]],
@@ -111,11 +131,15 @@ def test_loaded_signatures_have_the_documented_names_and_specs(fresh):
     }
     assert results["signatures"] == {
         "serving_default": {
-            "inputs": {"images": ["float32", [None, IMAGE_SIZE, IMAGE_SIZE, 3]]},
+            "inputs": {"image_bytes": ["string", [None]]},
             "outputs": predict_outputs,
         },
-        "serving_bytes": {
-            "inputs": {"image_bytes": ["string", [None]]},
+        "image_tensor": {
+            "inputs": {"image_tensor": ["uint8", [None, None, None, 3]]},
+            "outputs": predict_outputs,
+        },
+        "serving_images": {
+            "inputs": {"images": ["float32", [None, IMAGE_SIZE, IMAGE_SIZE, 3]]},
             "outputs": predict_outputs,
         },
         "classify": {
@@ -131,9 +155,10 @@ def test_warmup_requests_parse_and_are_answered(fresh):
         (r["kind"], r["signature"], *next(iter(r["inputs"].values()))) for r in results["warmup"]
     ]
     assert summary == [
-        ("predict_log", "serving_bytes", "string", [1]),
-        ("predict_log", "serving_bytes", "string", [2]),
-        ("predict_log", "serving_default", "float32", [1, IMAGE_SIZE, IMAGE_SIZE, 3]),
+        ("predict_log", "serving_default", "string", [1]),
+        ("predict_log", "serving_default", "string", [2]),
+        ("predict_log", "image_tensor", "uint8", [1, 120, 160, 3]),
+        ("predict_log", "serving_images", "float32", [1, IMAGE_SIZE, IMAGE_SIZE, 3]),
         ("classify_log", "classify", "string", [1]),
     ]
     for record in results["warmup"]:
@@ -145,8 +170,12 @@ def test_warmup_requests_parse_and_are_answered(fresh):
 @pytest.mark.parametrize(
     ("label", "message"),
     [
-        ("not_an_image", "Unknown image file format"),
-        ("empty", "image_bytes holds empty strings, at these indices:] [1]"),
+        (
+            "not_an_image",
+            "not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image, at these indices:] [1]",
+        ),
+        ("empty", "image_bytes holds empty strings or bytes that are not a JPEG"),
+        ("empty_batch", "image_bytes is an empty batch: send at least one image"),
         ("truncated_jpeg", "Invalid JPEG data"),
     ],
 )
@@ -170,7 +199,9 @@ def test_graph_mode_session_rejects_bad_requests_clearly(fresh):
     assert results["graph_bad_images"]["type"] == "InvalidArgumentError"
     assert "images must have shape [batch, 32, 32, 3]" in results["graph_bad_images"]["message"]
     assert results["graph_bad_bytes"]["type"] == "InvalidArgumentError"
-    assert "Unknown image file format" in results["graph_bad_bytes"]["message"]
+    assert (
+        "not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image" in results["graph_bad_bytes"]["message"]
+    )
 
 
 def parse_show_all(text: str) -> dict[str, dict]:
@@ -198,18 +229,24 @@ def test_saved_model_cli_show_lists_the_documented_signatures(main_export):
     signatures = parse_show_all(text)
     k = TOP_K
     predict = {
+        "logits": {"dtype": "DT_FLOAT", "shape": "(-1, 10)"},
         "probabilities": {"dtype": "DT_FLOAT", "shape": "(-1, 10)"},
         "classes": {"dtype": "DT_INT32", "shape": f"(-1, {k})"},
         "class_names": {"dtype": "DT_STRING", "shape": f"(-1, {k})"},
         "scores": {"dtype": "DT_FLOAT", "shape": f"(-1, {k})"},
     }
-    assert signatures["serving_default"] == {
+    assert signatures["serving_images"] == {
         "inputs": {"images": {"dtype": "DT_FLOAT", "shape": "(-1, 32, 32, 3)"}},
         "outputs": predict,
         "method": "tensorflow/serving/predict",
     }
-    assert signatures["serving_bytes"] == {
+    assert signatures["serving_default"] == {
         "inputs": {"image_bytes": {"dtype": "DT_STRING", "shape": "(-1)"}},
+        "outputs": predict,
+        "method": "tensorflow/serving/predict",
+    }
+    assert signatures["image_tensor"] == {
+        "inputs": {"image_tensor": {"dtype": "DT_UINT8", "shape": "(-1, -1, -1, 3)"}},
         "outputs": predict,
         "method": "tensorflow/serving/predict",
     }
@@ -223,7 +260,8 @@ def test_saved_model_cli_show_lists_the_documented_signatures(main_export):
     }
     assert set(signatures) == {
         "serving_default",
-        "serving_bytes",
+        "image_tensor",
+        "serving_images",
         "classify",
         "__saved_model_init_op",
     }
@@ -232,8 +270,8 @@ def test_saved_model_cli_show_lists_the_documented_signatures(main_export):
 @pytest.mark.parametrize(
     ("signature", "input_file", "reference_key"),
     [
-        ("serving_default", "images=images.npy", "images_probabilities"),
-        ("serving_bytes", "image_bytes=encoded.npy", "bytes_probabilities"),
+        ("serving_images", "images=images.npy", "images_probabilities"),
+        ("serving_default", "image_bytes=encoded.npy", "bytes_probabilities"),
     ],
 )
 def test_saved_model_cli_run_equals_the_keras_model(
@@ -255,13 +293,11 @@ def test_saved_model_cli_run_equals_the_keras_model(
         str(tmp_path),
     )
     outputs = {p.stem: np.load(p, allow_pickle=True) for p in tmp_path.glob("*.npy")}
-    assert sorted(outputs) == ["class_names", "classes", "probabilities", "scores"]
+    assert sorted(outputs) == ["class_names", "classes", "logits", "probabilities", "scores"]
     assert_predictions(outputs, reference[reference_key])
 
 
-def test_metadata_and_fingerprint(main_export):
-    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
-
+def test_metadata_and_no_stale_fingerprint(main_export):
     version_dir = main_export / "export" / "1"
     metadata = read_metadata(version_dir)
     assert metadata["image_size"] == IMAGE_SIZE
@@ -269,10 +305,6 @@ def test_metadata_and_fingerprint(main_export):
     assert metadata["normalization"] == NORMALIZATION
     assert metadata["class_names"] == CLASS_NAMES
     assert (metadata["top_k"], metadata["softmax_logits"], metadata["version"]) == (TOP_K, False, 1)
-    # saved_model.pb was rewritten (classify method name): its fingerprint still matches it.
-    stored = tf.saved_model.experimental.read_fingerprint(str(version_dir))
-    fresh = fingerprinting.CreateFingerprintDef(str(version_dir))
-    from tensorflow.core.protobuf import fingerprint_pb2
-
-    recomputed = fingerprint_pb2.FingerprintDef.FromString(fresh)
-    assert stored.saved_model_checksum == recomputed.saved_model_checksum
+    # saved_model.pb was edited (classify method name): the fingerprint of the unedited file,
+    # which TensorFlow has no public writer for, is not left behind.
+    assert not (version_dir / "fingerprint.pb").exists()

@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from keras_classics.export import export_saved_model, list_versions, next_version, serving
+from keras_classics.export.describe import resolve_saved_model
 from keras_classics.export.versions import TEMP_PREFIX, resolve_version
 
 
@@ -74,3 +75,16 @@ def test_a_version_appears_only_when_complete(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # the temporary directory is gone too
     monkeypatch.undo()
     assert export_saved_model(tiny_classifier(), tmp_path, warmup=False) == tmp_path / "1"
+
+
+def test_saved_model_resolves_the_asked_version_or_says_which_exist(tmp_path):
+    for version in (1, 7, 9):
+        (tmp_path / str(version)).mkdir()
+        (tmp_path / str(version) / "saved_model.pb").write_bytes(b"")
+    assert resolve_saved_model(tmp_path) == tmp_path / "9"
+    assert resolve_saved_model(tmp_path, 7) == tmp_path / "7"
+    assert resolve_saved_model(tmp_path / "7", 7) == tmp_path / "7"
+    with pytest.raises(ValueError, match=r"version 8 not found .* holds versions \[1, 7, 9\]"):
+        resolve_saved_model(tmp_path, 8)
+    with pytest.raises(ValueError, match=r"version 7 asked, but .*/1' is another one"):
+        resolve_saved_model(tmp_path / "1", 7)

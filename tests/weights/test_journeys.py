@@ -4,7 +4,7 @@ publisher's own pipeline, on two real photographs (scikit-learn's china.jpg and 
 torchvision: a ResNet-18 with perturbed weights and BN statistics, saved by torch.save under
 the published file name, served from a file:// URL that the preset is pointed at (hash
 included); `kc.ResNet18(weights="resnet18.tv_in1k")` (read without torch), saved as `.keras`,
-exported by scripts/export.py with no flags, asked through `serving_bytes`; compared with
+exported by scripts/export.py with no flags, asked through `serving_default`; compared with
 `ResNet18_Weights.IMAGENET1K_V1.transforms()` (PIL) + torchvision's model.
 keras.applications: a perturbed `keras.applications.ResNet50` (caffe, BGR) saved as its legacy
 `.h5` file, published the same way, exported by `scripts/export.py --model resnet50 --weights
@@ -45,10 +45,10 @@ def photos() -> list[Path]:
 
 def export_without_flags(model_arguments: list[str], directory: Path) -> dict[str, np.ndarray]:
     """scripts/export.py with `model_arguments` and no preprocessing flag -> the
-    `serving_bytes` answer on the photographs' bytes."""
+    `serving_default` answer on the photographs' bytes."""
     main = runpy.run_path(str(REPO / "scripts" / "export.py"))["main"]
     main([*model_arguments, "--export-base", str(directory / "served"), "--no-warmup"])
-    serving = tf.saved_model.load(str(directory / "served" / "1")).signatures["serving_bytes"]
+    serving = tf.saved_model.load(str(directory / "served" / "1")).signatures["serving_default"]
     answer = serving(image_bytes=tf.constant([p.read_bytes() for p in photos()]))
     return {key: value.numpy() for key, value in answer.items()}
 
