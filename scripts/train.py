@@ -15,7 +15,10 @@ import os
 import sys
 import time
 
-from keras_classics.cli import one_line, run_script
+
+def _say_loading() -> None:
+    """The first line, before anything imports Keras (and so TensorFlow): tens of seconds."""
+    print(f"{time.strftime('%H:%M:%S')} train.py: loading TensorFlow and Keras", flush=True)
 
 
 def _worker() -> str:
@@ -25,7 +28,7 @@ def _worker() -> str:
 
 
 def main(argv: list[str]) -> int:
-    print(f"{time.strftime('%H:%M:%S')} train.py: loading TensorFlow and Keras", flush=True)
+    from keras_classics.cli import one_line
     from keras_classics.training.options import parse_config
 
     config = parse_config(argv, description=__doc__.splitlines()[0])
@@ -51,4 +54,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    _say_loading()
+    from keras_classics.cli import run_script
+
     sys.exit(run_script(main))

@@ -68,7 +68,10 @@ def test_alexnet_with_lrn_and_grouped_convolutions(tmp_path, rng):
     perturb_weights(model, rng)
     calibrate_head(model, rng.normal(0, 1, (8, 67, 67, 3)).astype("float32"))
     assert any(isinstance(layer, kc.layers.LocalResponseNormalization) for layer in model.layers)
-    export_and_compare(model, tmp_path, rng, image_size=67)
+    # The bytes path's in-graph resize rounds differently from eager by about 1e-7 per pixel;
+    # LRN's x^-0.75 and the two towers amplify it to 1.6e-4 on these probabilities (measured
+    # 2026-11-30, TF 2.21 with oneDNN); the float path stays within 1e-5.
+    export_and_compare(model, tmp_path, rng, image_size=67, bytes_atol=5e-4)
 
 
 @pytest.mark.parametrize(
@@ -113,9 +116,12 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
 import numpy as np
 import keras_classics as kc
 from keras_classics.export import export_saved_model
+
+keras.utils.set_random_seed(0)  # an unseeded random ResNet-20 can answer alike for any input
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
@@ -144,7 +150,7 @@ def test_model_built_in_a_mirrored_strategy_scope(tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["variable"] == "MirroredVariable"
-    assert result["spread"] > 1e-3  # the inputs give different outputs
+    assert result["spread"] > 1e-3  # the inputs give different outputs (0.013 with seed 0)
     assert result["diffs"]["inside"] <= 1e-5 and result["diffs"]["outside"] <= 1e-5
     assert Path(tmp_path / "inside" / "1" / "saved_model.pb").is_file()
 

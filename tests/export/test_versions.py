@@ -71,7 +71,7 @@ def test_a_version_appears_only_when_complete(tmp_path, monkeypatch):
     assert len(seen) == 1
     name, versions, logs = seen[0]
     assert name.startswith(f"{TEMP_PREFIX}1-") and not name.isdigit()  # TF Serving ignores it
-    assert versions == [] and logs == 4
+    assert versions == [] and logs == 5  # bytes x2, image_tensor, images, classify
     assert list(tmp_path.iterdir()) == []  # the temporary directory is gone too
     monkeypatch.undo()
     assert export_saved_model(tiny_classifier(), tmp_path, warmup=False) == tmp_path / "1"

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import pytest
 
+from keras_classics.cli import run_script
 from keras_classics.training import recipes, reports
 from keras_classics.training.config import RunConfig
 from keras_classics.training.resolved import CONFIG_JSON
@@ -85,7 +86,7 @@ def test_a_model_and_a_dataset_of_different_kinds_are_one_line_errors(cache, tmp
         ("resnet20", "mnist1d", "choose a signal model: ['logistic_1d', 'mlp_1d', 'cnn_1d'"),
     ):
         argv = ["--model", model, "--dataset", dataset, "--output-dir", str(tmp_path / model)]
-        assert script.main(argv) == 2
+        assert run_script(script.main, argv) == 2
         errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
         assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0]
 
@@ -93,8 +94,7 @@ def test_a_model_and_a_dataset_of_different_kinds_are_one_line_errors(cache, tmp
 def test_export_refuses_a_1d_model_in_one_line(finished, capsys):
     run, _ = finished
     export = load_script("export")
-    with pytest.raises(SystemExit) as exited:
-        export.main(["--keras-model", str(run / MODEL_FILE), "--export-base", str(run / "x")])
-    assert exited.value.code != 0 and not (run / "x").exists()
+    argv = ["--keras-model", str(run / MODEL_FILE), "--export-base", str(run / "x")]
+    assert run_script(export.main, argv) == 2 and not (run / "x").exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert errors == ["export.py: error: model 'cnn_1d' must take one image batch [batch, H, W, C]"]
+    assert errors == ["error: export.py: model 'cnn_1d' must take one image batch [batch, H, W, C]"]
