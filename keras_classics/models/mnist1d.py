@@ -36,7 +36,7 @@ from keras_classics.models.common import (
     conv_bn,
     load_weights,
 )
-from keras_classics.models.resnet import SHORTCUTS, basic_block, relu
+from keras_classics.models.resnet import SHORTCUTS, basic_block, relu, residual_stages
 from keras_classics.registry import register_model
 
 SIGNAL_LENGTH = 40  # MNIST-1D's final_seq_length
@@ -296,12 +296,7 @@ def ResNet1D(
     )
     allow_graph_depth(10 * sum(spec.repeats))  # at most 10 layers per block
     x = relu(conv_bn(with_channels(x), RESNET1D_WIDTHS[0], 3, name="conv1", rank=1), "conv1_relu")
-    for stage, (filters, repeats) in enumerate(
-        zip(RESNET1D_WIDTHS, spec.repeats, strict=True), start=2
-    ):
-        for index in range(repeats):
-            strides = 2 if index == 0 and stage > 2 else 1
-            x = block(x, filters, strides, name=f"conv{stage}_block{index + 1}")
+    x = residual_stages(x, RESNET1D_WIDTHS, spec.repeats, block)
     if include_top:
         x = classifier(global_pool_1d(x, "avg"), classes, classifier_activation)
     else:

@@ -14,6 +14,7 @@ Layer names (stable; weight converters rely on them) follow `keras.applications`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -201,6 +202,18 @@ def stem(x: Any, spec: ResNetSpec) -> Any:
 # --- the builder -------------------------------------------------------------------------
 
 
+def residual_stages(
+    x: Any, widths: Sequence[int], repeats: Sequence[int], block: Callable[..., Any]
+) -> Any:
+    """Stages conv2, conv3, ...: `repeats[i]` blocks of `widths[i]` filters each, the first
+    block of every stage after the first with stride 2 (paper Table 1 and section 4.2)."""
+    for stage, (filters, count) in enumerate(zip(widths, repeats, strict=True), start=2):
+        for index in range(count):
+            strides = 2 if index == 0 and stage > 2 else 1
+            x = block(x, filters, strides, name=f"conv{stage}_block{index + 1}")
+    return x
+
+
 def build_resnet(
     spec: ResNetSpec,
     *,
@@ -241,13 +254,7 @@ def build_resnet(
         options["stride_in_1x1"] = stride_in_1x1
     block = partial(BLOCKS[spec.block], **options)
     allow_graph_depth(8 * sum(spec.repeats))  # at most 8 layers per block
-    x = stem(x, spec)
-    for stage, (filters, repeats) in enumerate(
-        zip(spec.widths, spec.repeats, strict=True), start=2
-    ):
-        for index in range(repeats):
-            strides = 2 if index == 0 and stage > 2 else 1
-            x = block(x, filters, strides, name=f"conv{stage}_block{index + 1}")
+    x = residual_stages(stem(x, spec), spec.widths, spec.repeats, block)
     if include_top:
         x = classifier(global_pool(x, "avg"), classes, classifier_activation)
     else:
