@@ -3,7 +3,8 @@
 `run_script(main)` is every script's entry point: a user's mistake (a bad argument, a missing
 or unreadable file, a value out of range, an unreachable server) ends in one line
 `error: ...` on stderr and exit status 2, never a traceback; `--debug` (or `KC_DEBUG=1`) shows
-the traceback instead. argparse's own usage errors also exit with status 2 and no traceback.
+the traceback instead. Every script's parser is `ArgumentParser` (below), whose usage errors are
+the same one line and status 2 (`--help` is unchanged).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import ast
 import os
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,13 @@ from keras_classics.registry import list_models
 
 DEBUG_VARIABLE = "KC_DEBUG"
 USER_ERROR_STATUS = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line `error: ...` and exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(USER_ERROR_STATUS, f"error: {message}\n")
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -12,17 +12,16 @@ The source is inferred from the suffix (.pth/.pt/.safetensors/.npz: a torchvisio
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from keras_classics.cli import add_model_arguments, run_script
+from keras_classics.cli import ArgumentParser, add_model_arguments, run_script
 from keras_classics.registry import get_entry
 from keras_classics.weights.convert import CONVERTERS, convert_file, converter_for
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source_file", help="the checkpoint: .pth, .pt, .safetensors, .npz, .h5")
     parser.add_argument("output", help="the converted weights, a .weights.h5 file")
     add_model_arguments(parser)

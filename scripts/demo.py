@@ -6,19 +6,18 @@ python scripts/demo.py --model resnet34 --model-option shortcut=A
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 import keras_classics
-from keras_classics.cli import add_model_arguments, positive_int, run_script
+from keras_classics.cli import ArgumentParser, add_model_arguments, positive_int, run_script
 from keras_classics.registry import get_entry
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     add_model_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=4)
     parser.add_argument("--rows", type=positive_int, default=None, help="layers shown in the table")

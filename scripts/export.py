@@ -20,7 +20,7 @@ import sys
 import keras
 
 import keras_classics  # noqa: F401 (registers the custom layers for .keras files)
-from keras_classics.cli import add_model_arguments, positive_int, run_script
+from keras_classics.cli import ArgumentParser, add_model_arguments, positive_int, run_script
 from keras_classics.export import export_saved_model, read_class_names, read_metadata, spec
 from keras_classics.export.describe import describe_signatures
 from keras_classics.models.common import load_weights
@@ -39,7 +39,7 @@ def build_model(args: argparse.Namespace) -> keras.Model:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     add_model_arguments(parser)
     parser.add_argument("--keras-model", help="a saved .keras model instead of --model")
     parser.add_argument(

@@ -12,12 +12,11 @@ weights, a training run's model.keras) and named with its class names.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from keras_classics.cli import positive_int, run_script, useful_line
+from keras_classics.cli import ArgumentParser, positive_int, run_script, useful_line
 from keras_classics.export import client, spec
 
 
@@ -42,7 +41,7 @@ def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", help="JPEG / PNG / GIF / BMP files")
     parser.add_argument("--model-name", default="model", help="the model's name in TF Serving")
     parser.add_argument("--version", type=int, help="a specific version (default: the server's)")

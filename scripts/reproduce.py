@@ -9,16 +9,15 @@ interrupted suite resumes. Exit status 1 when a claim does not hold. docs/reprod
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from keras_classics.cli import run_script
+from keras_classics.cli import ArgumentParser, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
     from keras_classics.reproduce.experiments import EXPERIMENTS
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "experiments",
         nargs="+",

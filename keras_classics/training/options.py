@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_classics.cli import parse_model_option
+from keras_classics.cli import ArgumentParser, parse_model_option
 from keras_classics.training.config import RunConfig
 
 GROUPS = ("model", "data", "distribution", "optimisation", "speed", "outputs")
@@ -80,9 +80,9 @@ def _add_option(group: argparse._ArgumentGroup, item: dataclasses.Field, hint: A
     group.add_argument(*names, **arguments)
 
 
-def build_parser(description: str = "") -> argparse.ArgumentParser:
+def build_parser(description: str = "") -> ArgumentParser:
     """All options of a training run; `python scripts/train.py --help` lists them."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = ArgumentParser(description=description)
     parser.add_argument(
         "--config",
         metavar="JSON",
