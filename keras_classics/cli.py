@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -38,15 +39,21 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
-# TensorFlow's runtime errors open with lines that say nothing about the cause.
+# TensorFlow's runtime errors open with lines that say nothing about the cause, and may put
+# the op's name in front of the cause ("{{function_node __wrapped__CollectiveReduceV2...}} ").
 _NOISE = ("Graph execution error", "Detected at node", "<stack traces", "[[{{node")
+_OP_NAME = re.compile(r"^\{\{[^}]*\}\}\s*")
 
 
 def useful_line(text: str) -> str:
-    """The first line of a message that names the cause (skipping TensorFlow's preamble)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(_NOISE)]
-    return (useful or lines or [""])[0][:500]
+    """The first line of a message that names the cause (skipping TensorFlow's preamble), with
+    the line after it when it ends in a colon (a list: "unhealthy tasks:", "/job:worker/...")."""
+    lines = [_OP_NAME.sub("", line.strip()) for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if line and not line.startswith(_NOISE)] or lines or [""]
+    line = useful[0]
+    if line.endswith(":") and len(useful) > 1:
+        line = f"{line} {useful[1]}"
+    return line[:500]
 
 
 def one_line(error: BaseException) -> str:

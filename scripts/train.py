@@ -10,8 +10,6 @@ Options and recipes: docs/training.md.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 
@@ -21,31 +19,19 @@ def _say_loading() -> None:
     print(f"{time.strftime('%H:%M:%S')} train.py: loading TensorFlow and Keras", flush=True)
 
 
-def _worker() -> str:
-    """This process's place in the cluster, as TF_CONFIG names it."""
-    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
-    return f"{task.get('type', 'worker')}:{task.get('index', 0)}"
-
-
 def main(argv: list[str]) -> int:
-    from keras_classics.cli import one_line
     from keras_classics.training.options import parse_config
 
     config = parse_config(argv, description=__doc__.splitlines()[0])
     import tensorflow as tf
 
     from keras_classics.training.run import DivergedError, train
+    from keras_classics.training.strategies import cluster_failure
 
     try:
         train(config)
     except tf.errors.UnavailableError as error:  # a peer of a multi-worker cluster failed
-        print(
-            f"error: worker {_worker()}: another worker of the cluster stopped "
-            f"({type(error).__name__}: {one_line(error)}); start every worker again with "
-            "the same command: they resume from the newest checkpoint",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"error: {cluster_failure(error)}", file=sys.stderr, flush=True)
         return 4
     except DivergedError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)

@@ -7,9 +7,10 @@ directory, the others into a temporary per-worker directory they delete afterwar
 worker ever overwrites the chief's files or another worker's. Every worker restores from the
 real directory, which must therefore be shared (a network file system, GCS, S3).
 A checkpoint is written completely before the manager's index points at it, so a process
-killed while saving leaves the previous checkpoint as the latest (and a `*_temp` directory,
-removed when the next run starts). A checkpoint that cannot be read (truncated, deleted
-shard) is skipped with its reason, and restore walks back through the older kept ones.
+killed while saving leaves the previous checkpoint as the latest (and a `*_temp` directory, or
+a worker's `.worker-*` directory, removed when the next run starts). A checkpoint that cannot
+be read (truncated, deleted shard) is skipped with its reason, and restore walks back through
+the older kept ones.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from keras_classics.durable import fault_point
-from keras_classics.training.strategies import Task, chief_or_worker_dir
+from keras_classics.training.strategies import WORKER_DIR_PREFIX, Task, chief_or_worker_dir
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,10 @@ def remove_checkpoints(directory: str | os.PathLike, task: Task) -> None:
 
 
 def remove_partial_saves(directory: str | os.PathLike) -> None:
-    """Deletes the `*_temp` directories a save killed midway leaves behind."""
+    """Deletes what a save killed midway leaves behind: `*_temp` directories, and the
+    temporary directories of the other workers (`.worker-*`), which they delete after a save."""
     root = Path(directory)
     if root.is_dir():
-        for partial in root.glob("*_temp*"):
+        for partial in [*root.glob("*_temp*"), *root.glob(f"{WORKER_DIR_PREFIX}*")]:
             if partial.is_dir():
                 shutil.rmtree(partial, ignore_errors=True)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import tensorflow as tf
+
+from keras_classics.cli import one_line
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -156,6 +159,10 @@ def task_of(strategy: tf.distribute.Strategy) -> Task:
     )
 
 
+# The per-worker temporary directories' names begin with this (`.worker-worker-1`).
+WORKER_DIR_PREFIX = ".worker-"
+
+
 def chief_or_worker_dir(directory: str | os.PathLike, task: Task) -> str:
     """Where this process writes: `directory` on the chief, a per-worker temporary directory
     inside it on the others (the TensorFlow multi-worker pattern), so that workers never
@@ -163,7 +170,23 @@ def chief_or_worker_dir(directory: str | os.PathLike, task: Task) -> str:
     directory = os.fspath(directory)
     if task.is_chief:
         return directory
-    return os.path.join(directory, f".worker-{task.type}-{task.index}")
+    return os.path.join(directory, f"{WORKER_DIR_PREFIX}{task.type}-{task.index}")
+
+
+_TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+
+
+def cluster_failure(error: BaseException) -> str:
+    """One line for a cluster collective that failed (`tf.errors.UnavailableError`): this
+    process's task (from TF_CONFIG), the other tasks TensorFlow names, its cause, what to do."""
+    task = _tf_config().get("task", {})
+    this = f"{task.get('type', 'worker')}:{task.get('index', 0)}"
+    others = sorted({f"{kind}:{index}" for kind, index in _TASK.findall(str(error))} - {this})
+    stopped = f"{', '.join(others)} stopped" if others else "another worker stopped"
+    return (
+        f"worker {this}: {stopped} ({type(error).__name__}: {one_line(error)}); start every "
+        "worker again with the same command: they resume from the newest checkpoint"
+    )
 
 
 def describe(strategy: tf.distribute.Strategy) -> str:
