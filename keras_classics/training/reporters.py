@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from keras_classics.durable import fault_point
 from keras_classics.training import reports
 
 Record = dict[str, Any]
@@ -137,7 +138,9 @@ class HistoryFiles(Reporter):
 
 
 class TensorBoard(Reporter):
-    """Scalars per epoch in `directory/train` and `directory/validation`."""
+    """Scalars per epoch in `directory/train` and `directory/validation`, at the step that
+    ends the epoch; a run starting after `epochs_done` epochs first discards (for TensorBoard)
+    the scalars a killed run wrote after them."""
 
     TRAIN = ("loss", "accuracy", "learning_rate", "weight_decay_loss", "images_per_second")
     VALIDATION = (
@@ -147,15 +150,19 @@ class TensorBoard(Reporter):
         ("ema_val_accuracy", "ema_accuracy"),
     )
 
-    def __init__(self, directory: str | os.PathLike, steps_per_epoch: int) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, steps_per_epoch: int, epochs_done: int = 0
+    ) -> None:
         self.log = reports.TensorBoardLog(directory)
         self.steps_per_epoch = steps_per_epoch
+        self.log.start(epochs_done * steps_per_epoch + 1)
 
     def on_epoch(self, record: Record, history: Sequence[Record]) -> None:
         step = record["epoch"] * self.steps_per_epoch
         self.log.scalars("train", {k: record.get(k) for k in self.TRAIN}, step)
         values = {name: record.get(key) for key, name in self.VALIDATION}
         self.log.scalars("validation", values, step)
+        fault_point("tensorboard")
 
 
 class Plot(Reporter):

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,8 @@ class TensorBoardLog:
 
     Written with `tf.summary.write` and the scalars plugin's metadata, exactly what
     `tensorboard.summary.scalar` writes, so the `tensorboard` package is needed only to view.
+    A resumed run first writes `start(step)`: a `SessionLog.START` event, on which TensorBoard
+    drops the earlier scalars at `step` and after (written before a kill, then written again).
     """
 
     def __init__(self, directory: str | os.PathLike | None) -> None:
@@ -209,6 +212,22 @@ class TensorBoardLog:
             for split in ("train", "validation"):
                 self._writers[split] = tf.summary.create_file_writer(os.path.join(directory, split))
 
+    def start(self, step: int) -> None:
+        """Marks a (re)start at `step` in every log: TensorBoard discards what they hold from
+        `step` on (its "purge orphaned data" rule for event files of version 2)."""
+        from tensorflow.core.util import event_pb2
+        from tensorflow.python.ops import summary_ops_v2  # `import_event`: no public name
+
+        event = event_pb2.Event(
+            step=step,
+            wall_time=time.time(),
+            session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START),
+        )
+        for writer in self._writers.values():
+            with writer.as_default():
+                summary_ops_v2.import_event(self._tf.constant(event.SerializeToString()))
+            writer.flush()
+
     def scalars(self, split: str, values: Mapping[str, float | None], step: int) -> None:
         """Writes `values` (None and NaN skipped) at `step` to the `split` log."""
         writer = self._writers.get(split)
@@ -223,13 +242,18 @@ class TensorBoardLog:
 
 
 def read_scalars(directory: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
-    """The scalars of the event files in `directory`: tag -> [(step, value)] (for checks)."""
+    """The scalars of the event files in `directory`, as TensorBoard shows them: tag ->
+    [(step, value)], a `SessionLog.START` at step s dropping those before it at s and after."""
     import tensorflow as tf
 
     found: dict[str, list[tuple[int, float]]] = {}
     for path in sorted(Path(directory).glob("events.out.tfevents.*")):
         for record in tf.data.TFRecordDataset(str(path)):
             event = tf.compat.v1.Event.FromString(record.numpy())
+            if event.session_log.status == event.session_log.START:
+                found = {
+                    tag: [s for s in steps if s[0] < event.step] for tag, steps in found.items()
+                }
             for value in event.summary.value:
                 number = float(tf.make_ndarray(value.tensor))
                 found.setdefault(value.tag, []).append((int(event.step), number))

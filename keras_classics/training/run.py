@@ -164,7 +164,9 @@ def train(config: RunConfig) -> dict[str, Any]:
     if setup.task.is_chief:
         reporters = [
             HistoryFiles(setup.run_dir),
-            TensorBoard(setup.run_dir / reports.TENSORBOARD_DIR, config.steps_per_epoch),
+            TensorBoard(
+                setup.run_dir / reports.TENSORBOARD_DIR, config.steps_per_epoch, progress.epoch
+            ),
             Plot(setup.run_dir / reports.PLOT_PNG, f"{setup.entry.name} on {setup.source.name}"),
         ]
     controller = Controller(

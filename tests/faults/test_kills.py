@@ -1,7 +1,8 @@
 """Fault injection: a run killed right after each of its writes (`KC_FAULT_AFTER`), then resumed,
-has every epoch in its history exactly once and a `model.keras` that loads; a truncated newest
-checkpoint is skipped (with its reason) for the previous one; stale `*_temp` saves are removed;
-a resume with other settings is refused unless `resume_changed`."""
+has every epoch in its history and its TensorBoard scalars exactly once and a `model.keras` that
+loads; a truncated newest checkpoint is skipped (with its reason) for the previous one; stale
+`*_temp` and `.worker-*` saves are removed; a resume with other settings is refused unless
+`resume_changed`."""
 
 from __future__ import annotations
 
@@ -52,21 +53,26 @@ def assert_complete(directory) -> None:
     assert summary["epochs_completed"] == EPOCHS
     keras.saving.load_model(directory / MODEL_FILE)
     assert not list(directory.glob(".*partial*")), "a temporary file was left behind"
+    for split in ("train", "validation"):  # each epoch's scalars once, as TensorBoard reads
+        scalars = reports.read_scalars(directory / reports.TENSORBOARD_DIR / split)
+        assert [step for step, _ in scalars["loss"]] == [2, 4, 6], (split, scalars["loss"])
 
 
 @pytest.mark.parametrize(
     ("point", "resumed_epochs"),
-    [("history:2", 1), ("checkpoint:2", 2), ("model", 3)],
+    [("history:2", 1), ("tensorboard:2", 1), ("checkpoint:2", 2), ("model", 3)],
 )
 def test_a_run_killed_after_a_write_resumes_without_losing_or_repeating_an_epoch(
     tmp_path, capsys, point, resumed_epochs
 ):
     killed_after(point, tmp_path)
-    (tmp_path / "checkpoints" / "ckpt-99_temp").mkdir()  # a save killed midway
+    stale = [tmp_path / "checkpoints" / name for name in ("ckpt-99_temp", ".worker-worker-1")]
+    for directory in stale:  # a save killed midway, by the chief or by worker 1
+        (directory / "part").mkdir(parents=True)
     summary = train(config(tmp_path))
     out = capsys.readouterr().out
     assert f"{resumed_epochs} epoch(s) done" in out, out
-    assert not (tmp_path / "checkpoints" / "ckpt-99_temp").exists()
+    assert not [directory for directory in stale if directory.exists()]
     assert_complete(tmp_path)
     assert summary["resumed_from"].endswith(f"ckpt-{resumed_epochs * STEPS}")
 
