@@ -4,7 +4,8 @@ The presets themselves (which file, which options, which preprocessing) are the 
 `keras_classics.weights.presets`.
 
 Files: the download lands in `$KERAS_HOME/models/` (as keras.applications'), is verified
-against the published hash, converted, and the converted weights are cached in
+against the published hash (and, after the first time, against the full SHA-256 recorded
+beside it then: `.sha256`), converted, and the converted weights are cached in
 `$KERAS_HOME/models/keras_classics/` with their SHA-256 beside them (`.sha256`), so later
 calls load them directly once the digest matches. KERAS_HOME is read
 when the weights are loaded (default `~/.keras`).
@@ -75,7 +76,29 @@ def download(file: PublishedFile) -> str:
             f"the publisher gives {file.hash}. It was deleted; the next call downloads "
             f"{file.url} again."
         )
+    _check_first_download(path, file.url)
     return path
+
+
+def _check_first_download(path: str, url: str) -> None:
+    """Trust on first use: the full SHA-256 of the first verified download, kept beside it
+    (`.sha256`), must match every later use (and every later download) of the file.
+
+    torchvision publishes only 32 bits of its files' SHA-256; this pins the rest.
+    """
+    recorded = f"{path}.sha256"
+    digest = file_digest(path, "sha256")
+    if not os.path.isfile(recorded):
+        atomic_write(recorded, digest + "\n")
+        return
+    first = Path(recorded).read_text().strip()
+    if digest != first:
+        os.remove(path)
+        raise ValueError(
+            f"{path} changed since its first verified download: its sha256 is {digest}, "
+            f"{recorded} holds {first}. It was deleted; the next call downloads {url} again "
+            "and checks it against that record (delete the record to trust a new file)."
+        )
 
 
 def published_file(preset: Preset, include_top: bool) -> PublishedFile:

@@ -3,6 +3,7 @@ the record attached, errors."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import socket
 
@@ -74,6 +75,29 @@ def test_a_corrupted_file_is_rejected_and_deleted(monkeypatch, keras_home, resne
         kc.ResNet18(weights="imagenet")
     assert not (keras_home / "models" / file.file_name).exists()
     assert not (keras_home / "models" / "keras_classics").exists()
+
+
+def test_a_file_changed_after_its_first_download_is_refused(
+    monkeypatch, keras_home, resnet18_origin
+):
+    """The full SHA-256 recorded at the first verified download pins the file: one that still
+    matches the published 32-bit prefix (here: republished) but not the record is refused."""
+    _, path = resnet18_origin
+    file = publish(monkeypatch, R18, path)
+    kc.ResNet18(weights="imagenet", input_shape=(32, 32, 3))
+    downloaded = keras_home / "models" / file.file_name
+    recorded = downloaded.with_name(downloaded.name + ".sha256")
+    assert recorded.read_text().strip() == hashlib.sha256(path.read_bytes()).hexdigest()
+    data = bytearray(downloaded.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    downloaded.write_bytes(bytes(data))
+    publish(monkeypatch, R18, downloaded)  # its prefix is now the published one
+    with pytest.raises(ValueError) as refused:
+        kc.ResNet18(weights="imagenet", input_shape=(32, 32, 3))
+    message = str(refused.value)
+    assert "\n" not in message and "changed since its first verified download" in message
+    assert recorded.read_text().strip() in message
+    assert not downloaded.exists() and recorded.is_file()
 
 
 def test_offline_names_the_url_and_where_to_place_the_file(
