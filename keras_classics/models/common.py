@@ -150,13 +150,19 @@ def model_input(
                 f"input_shape {input_shape} is too small for {model_name}: height and width "
                 f"must be at least {min_size} pixels, or None"
             )
-    shape = image_shape(*spatial, channels)
+    return keras_input(input_tensor, image_shape(*spatial, channels))
+
+
+def keras_input(input_tensor: Any, shape: tuple[int | None, ...]) -> tuple[Any, Any]:
+    """(model inputs, input) of a builder, as keras.applications makes them: a new `Input` of
+    `shape`, one wrapping `input_tensor`, or `input_tensor` itself (a Keras tensor) and the
+    inputs it comes from. Images (`model_input`) and 1D signals (`mnist1d.signal_input`)."""
     if input_tensor is None:
-        image = keras.Input(shape=shape)
-        return image, image
+        tensor = keras.Input(shape=shape)
+        return tensor, tensor
     if not keras.backend.is_keras_tensor(input_tensor):
-        image = keras.Input(tensor=input_tensor, shape=shape)
-        return image, image
+        tensor = keras.Input(tensor=input_tensor, shape=shape)
+        return tensor, tensor
     return keras.utils.get_source_inputs(input_tensor), input_tensor
 
 

@@ -34,6 +34,7 @@ from keras_classics.models.common import (
     check_choice,
     classifier,
     conv_bn,
+    keras_input,
     load_weights,
 )
 from keras_classics.models.resnet import SHORTCUTS, basic_block, relu, residual_stages
@@ -58,11 +59,12 @@ def signal_input(
     model_name: str,
     fixed_length: bool = False,
 ) -> tuple[Any, Any]:
-    """Returns (model inputs, signal) from `input_tensor` / `input_shape`.
+    """Returns (model inputs, signal) from `input_tensor` / `input_shape`: `model_input` of
+    `models/common.py` for 1D signals (channels last whatever the image data format).
 
     `input_shape` is `(length,)` or `(length, channels)`, default `(40,)`. `length` may be None
     (any length) unless the model is `fixed_length` (a flattening head), and when given must be
-    at least `min_length`.
+    at least `min_length`. `model_name` is the registered name, as the user types it.
     """
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
@@ -78,13 +80,7 @@ def signal_input(
             f"input_shape {shape} does not suit {model_name}: the length must be "
             f"{'an int' if fixed_length else 'None or an int'} of at least {min_length}"
         )
-    if input_tensor is None:
-        signal = keras.Input(shape=shape)
-        return signal, signal
-    if not keras.backend.is_keras_tensor(input_tensor):
-        signal = keras.Input(tensor=input_tensor, shape=shape)
-        return signal, signal
-    return keras.utils.get_source_inputs(input_tensor), input_tensor
+    return keras_input(input_tensor, shape)
 
 
 def with_channels(x: Any) -> Any:
@@ -170,13 +166,13 @@ def MNIST1DMLP(
     parameters); 0 leaves out the hidden layers: logistic regression (`MNIST1DLogistic`).
     Without the top the model returns the last hidden layer (or the flattened input).
     """
-    model = "mlp" if hidden else "logistic"
+    model = "mlp_1d" if hidden else "logistic_1d"
     weights = check_args(
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
-        model=f"{model}_1d",
+        model=model,
         structure={"hidden": hidden},
     )
     inputs, x = signal_input(
@@ -190,7 +186,7 @@ def MNIST1DMLP(
         x = layers.Add(name="fc2_add")([x, residual])
     if include_top:
         x = classifier(x, classes, classifier_activation)
-    return load_weights(keras.Model(inputs, x, name=name or f"{model}_1d"), weights)
+    return load_weights(keras.Model(inputs, x, name=name or model), weights)
 
 
 def MNIST1DLogistic(*args: Any, **kwargs: Any) -> keras.Model:
@@ -228,7 +224,7 @@ def MNIST1DCNN(
         structure={},
     )
     inputs, x = signal_input(
-        input_tensor, input_shape, min_length=8, model_name="cnn", fixed_length=include_top
+        input_tensor, input_shape, min_length=8, model_name="cnn_1d", fixed_length=include_top
     )
     x = with_channels(x)
     for index, (filters, kernel, stride, padding) in enumerate(CNN_LAYERS, start=1):
@@ -275,19 +271,19 @@ def ResNet1D(
     from keras_classics.models.resnet import cifar_spec
 
     spec = cifar_spec(depth)
+    model = f"{'plain' if plain else 'resnet'}{depth}_1d"
     weights = check_args(
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
-        model=f"{'plain' if plain else 'resnet'}{depth}_1d",
+        model=model,
         structure={"shortcut": shortcut},
     )
     check_choice("shortcut", shortcut, SHORTCUTS)
     if plain and zero_init_residual:
         raise ValueError("zero_init_residual=True needs residual blocks; a plain net has none")
-    name = name or f"{'plain' if plain else 'resnet'}{depth}_1d"
-    inputs, x = signal_input(input_tensor, input_shape, min_length=4, model_name=name)
+    inputs, x = signal_input(input_tensor, input_shape, min_length=4, model_name=model)
     block = partial(
         basic_block,
         shortcut=None if plain else shortcut,
@@ -301,7 +297,7 @@ def ResNet1D(
         x = classifier(global_pool_1d(x, "avg"), classes, classifier_activation)
     else:
         x = global_pool_1d(x, pooling)
-    return load_weights(keras.Model(inputs, x, name=name), weights)
+    return load_weights(keras.Model(inputs, x, name=name or model), weights)
 
 
 def ResNet20_1D(*args: Any, **kwargs: Any) -> keras.Model:

@@ -16,7 +16,7 @@ from typing import Any
 
 from keras_classics.data.augment import RECIPES as AUGMENTATIONS
 from keras_classics.normalization import NORMALIZATIONS
-from keras_classics.registry import list_models
+from keras_classics.registry import get_entry, list_models
 from keras_classics.training.recipes import DEFAULT_EPOCHS, RECIPES
 from keras_classics.training.schedules import WARMUPS
 from keras_classics.training.strategies import STRATEGIES
@@ -296,6 +296,11 @@ class RunConfig:
             raise ValueError("give freeze (the whole backbone) or freeze_until, not both")
         if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
             raise ValueError(f"clip_grad_norm must be positive; got {self.clip_grad_norm}")
+        if self.export_dir and get_entry(self.model).signals:
+            raise ValueError(
+                f"export_dir: model {self.model!r} takes 1D signals and the TF Serving export "
+                "serves images; train it without --export-dir"
+            )
 
     @property
     def run_dir(self) -> str:

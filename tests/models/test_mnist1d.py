@@ -150,9 +150,9 @@ def test_global_pooling_nets_take_any_length_and_ignore_the_image_format(rng):
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (partial(kc.MNIST1DCNN, input_shape=(None,)), r"length must be an int of at least 8"),
+        (partial(kc.MNIST1DCNN, input_shape=(None,)), r"suit cnn_1d: the length must be an int"),
         (partial(kc.ResNet20_1D, input_shape=(40, 40, 3)), r"\(length,\) or \(length, channels\)"),
-        (partial(kc.ResNet20_1D, input_shape=(3,)), r"at least 4"),
+        (partial(kc.ResNet20_1D, input_shape=(3,), name="r"), r"suit resnet20_1d: .* at least 4"),
         (partial(kc.MNIST1DMLP, weights="imagenet"), r"weights='imagenet' does not exist"),
         (partial(kc.ResNet1D, 21), r"6n \+ 2"),
         (partial(kc.ResNet1D, 20, shortcut="D"), r"shortcut='D'.*\['A', 'B', 'C'\]"),

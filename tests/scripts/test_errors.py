@@ -41,6 +41,11 @@ BAD = [
     ("train", [*TINY, "--resume", "{tmp}/nowhere"], "is not a checkpoint"),
     ("train", [*TINY, "--model-option", "bogus=1"], "bogus"),
     ("train", [*TINY, "--evaluate", "{tmp}/corrupt.keras"], "corrupt.keras"),
+    (
+        "train",
+        ["--model", "cnn_1d", "--dataset", "mnist1d", "--export-dir", "{tmp}/e"],
+        "export_dir: model 'cnn_1d' takes 1D signals and the TF Serving export serves images",
+    ),
     ("export", [], "the following arguments are required: --export-base"),
     ("export", ["--export-base", "{tmp}/b", "--top-k", "0"], "must be at least 1, got 0"),
     ("export", ["--export-base", "{tmp}/b", "--image-size", "0"], "must be at least 1, got 0"),
