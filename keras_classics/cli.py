@@ -14,9 +14,8 @@ import ast
 import os
 import re
 import sys
-import typing
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from keras_classics.registry import list_models
 
@@ -27,7 +26,7 @@ USER_ERROR_STATUS = 2
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose usage errors are one line `error: ...` and exit status 2."""
 
-    def error(self, message: str) -> typing.NoReturn:
+    def error(self, message: str) -> NoReturn:
         self.exit(USER_ERROR_STATUS, f"error: {message}\n")
 
 

@@ -195,8 +195,8 @@ class TensorBoardLog:
 
     Written with `tf.summary.write` and the scalars plugin's metadata, exactly what
     `tensorboard.summary.scalar` writes, so the `tensorboard` package is needed only to view.
-    A resumed run first writes `start(step)`: a `SessionLog.START` event, on which TensorBoard
-    drops the earlier scalars at `step` and after (written before a kill, then written again).
+    A run first writes `start(step)`: a `SessionLog.START` event, on which TensorBoard drops the
+    earlier scalars at `step` and after (a killed run's, written again after the resume).
     """
 
     def __init__(self, directory: str | os.PathLike | None) -> None:
@@ -215,14 +215,11 @@ class TensorBoardLog:
     def start(self, step: int) -> None:
         """Marks a (re)start at `step` in every log: TensorBoard discards what they hold from
         `step` on (its "purge orphaned data" rule for event files of version 2)."""
-        from tensorflow.core.util import event_pb2
         from tensorflow.python.ops import summary_ops_v2  # `import_event`: no public name
 
-        event = event_pb2.Event(
-            step=step,
-            wall_time=time.time(),
-            session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START),
-        )
+        v1 = self._tf.compat.v1
+        start = v1.SessionLog(status=v1.SessionLog.START)
+        event = v1.Event(step=step, wall_time=time.time(), session_log=start)
         for writer in self._writers.values():
             with writer.as_default():
                 summary_ops_v2.import_event(self._tf.constant(event.SerializeToString()))
@@ -252,7 +249,7 @@ def read_scalars(directory: str | os.PathLike) -> dict[str, list[tuple[int, floa
             event = tf.compat.v1.Event.FromString(record.numpy())
             if event.session_log.status == event.session_log.START:
                 found = {
-                    tag: [s for s in steps if s[0] < event.step] for tag, steps in found.items()
+                    tag: [p for p in points if p[0] < event.step] for tag, points in found.items()
                 }
             for value in event.summary.value:
                 number = float(tf.make_ndarray(value.tensor))
