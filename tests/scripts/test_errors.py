@@ -115,10 +115,20 @@ def test_debug_shows_the_traceback(files):
         run_script(script_main("predict"), [str(files / "missing.jpg"), "--debug"])
 
 
-def test_the_scripts_exit_through_the_wrapper():
-    """`python scripts/X.py` itself: status 2, one line, for an error after parsing."""
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["predict.py", "/nonexistent/x.jpg"], "[Errno 2] No such file or directory: "
+         "'/nonexistent/x.jpg'"),
+        (["reproduce.py", "cifar10"], "argument EXPERIMENT: invalid choice: 'cifar10' (choose"),
+    ],
+)  # fmt: skip
+def test_the_scripts_exit_through_the_wrapper(arguments, error):
+    """`python scripts/X.py` itself: status 2 and one `error:` line, for an error after parsing
+    and for a usage error (no `usage:` line; TensorFlow's own start-up lines aside)."""
+    script, *rest = arguments
     done = subprocess.run(
-        [sys.executable, "scripts/predict.py", "/nonexistent/x.jpg"],
+        [sys.executable, f"scripts/{script}", *rest],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -126,6 +136,6 @@ def test_the_scripts_exit_through_the_wrapper():
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and "usage:" not in done.stderr, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
-    assert errors == ["error: [Errno 2] No such file or directory: '/nonexistent/x.jpg'"]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {error}"), done.stderr
