@@ -61,9 +61,12 @@ class Training:
         assert self.process.returncode == expect, self.output()
         return "\n".join(self.lines)
 
-    def output(self) -> str:
+    def stderr(self) -> str:
         self._stderr.seek(0)
-        return "\n".join(self.lines) + "\n--- stderr ---\n" + self._stderr.read()[-5000:]
+        return self._stderr.read()
+
+    def output(self) -> str:
+        return "\n".join(self.lines) + "\n--- stderr ---\n" + self.stderr()[-5000:]
 
 
 def free_ports(count: int) -> list[int]:

@@ -1,6 +1,6 @@
 """tf.distribute: MirroredStrategy over 2 logical CPUs equals one device; a 2-worker
 MultiWorkerMirroredStrategy cluster on localhost trains, stays in sync, writes only from the
-chief, and resumes after both workers are killed."""
+chief, and resumes after a worker is killed (the chief stops with one line naming both)."""
 
 from __future__ import annotations
 
@@ -49,8 +49,11 @@ def test_multi_worker_cluster_trains_in_sync_and_resumes_after_a_kill(tmp_path):
                "--output-dir", str(tmp_path)]  # fmt: skip
     chief, worker = start_cluster(command, tf_configs(free_ports(2)))
     chief.until(lambda line: "checkpoint" in line and "ckpt-3" in line)  # epoch 1 saved
-    for process in (chief, worker):
-        process.kill()
+    worker.kill()  # the chief's next collective fails: one line names both workers
+    chief.finish(expect=4)
+    failure = [line for line in chief.stderr().splitlines() if line.startswith("error:")]
+    assert len(failure) == 1, chief.output()
+    assert failure[0].startswith("error: worker worker:0: worker:1 stopped (UnavailableError: ")
     assert "test accuracy" not in "\n".join(chief.lines)
     chief_pids = {chief.pid}
 
