@@ -88,6 +88,13 @@ class ServingDouble:
         if not self.versions or not set(self.labels.values()) <= set(self.versions):
             raise ValueError(f"{base}: versions {list(self.versions)}, labels {self.labels}")
         self.loaded = {v: tf.saved_model.load(os.fspath(d)) for v, d in self.versions.items()}
+        # The SignatureDef protos, read from saved_model.pb as the server reads them.
+        self.signature_defs = {
+            v: saved_model_pb2.SavedModel.FromString((d / "saved_model.pb").read_bytes())
+            .meta_graphs[0]
+            .signature_def
+            for v, d in self.versions.items()
+        }
 
     # Model specs and signatures.
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> int:
@@ -119,19 +126,13 @@ class ServingDouble:
                 f'Serving signature name: "{name}" not found in signature def; it has '
                 f"{sorted(signatures)}",
             )
-        if method is not None and self.signature_defs(version)[name].method_name != method:
+        actual = self.signature_defs[version][name].method_name
+        if method is not None and actual != method:
             raise RequestError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Expected {method} signature method_name, got "
-                f"{self.signature_defs(version)[name].method_name} for {name!r}",
+                f"Expected {method} signature method_name, got {actual} for {name!r}",
             )
         return signatures[name]
-
-    def signature_defs(self, version: int) -> Mapping[str, Any]:
-        """The SignatureDef protos of `version`, read from its saved_model.pb as the server does."""
-        path = self.versions[version] / "saved_model.pb"
-        saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
-        return saved_model.meta_graphs[0].signature_def
 
     # The APIs, on arrays and protos (REST and gRPC both call these).
     def predict(self, version: int, name: str, inputs: Mapping[str, np.ndarray]) -> dict:
@@ -159,7 +160,7 @@ class ServingDouble:
         response.model_spec.name = self.model_name
         response.model_spec.version.value = version
         signatures = get_model_metadata_pb2.SignatureDefMap()
-        for key, value in self.signature_defs(version).items():
+        for key, value in self.signature_defs[version].items():
             signatures.signature_def[key].CopyFrom(value)
         response.metadata["signature_def"].Pack(signatures)
         return response
