@@ -3,11 +3,14 @@
 python scripts/predict.py cat.jpg dog.png --model-name resnet50                  # REST, instances
 python scripts/predict.py cat.jpg --model-name resnet50 --format inputs          # REST, columnar
 python scripts/predict.py cat.jpg --model-name resnet50 --protocol grpc          # gRPC, port 8500
-python scripts/predict.py cat.jpg --saved-model models/resnet50   # same REST body, no server
+python scripts/predict.py cat.jpg --model-name resnet50 --label stable   # a version label
+python scripts/predict.py cat.jpg --saved-model models/resnet50 --version 2   # no server
 python scripts/predict.py cat.jpg --keras-model runs/resnet20_digits/model.keras  # Keras, local
 
-With --keras-model, the images are preprocessed as the model's own record says (a preset's
-weights, a training run's model.keras) and named with its class names.
+With --saved-model, the export's bytes signature runs in this process (tf.saved_model.load: a
+SavedModel is a program, load only trusted ones). With --keras-model, the images are
+preprocessed as the model's own record says (a preset's weights, a training run's model.keras)
+and named with its class names.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from keras_classics.cli import ArgumentParser, positive_int, run_script, useful_line
-from keras_classics.export import client, spec
+from keras_classics.cli import ArgumentParser, positive_int, run_script
+from keras_classics.export import client, client_grpc, client_rest, spec
 
 
 def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list[tuple]]:
@@ -40,11 +43,34 @@ def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list
     return kc.decode_predictions(model.predict_on_batch(batch), top=top_k, preset_or_model=record)
 
 
+def predict_with_saved_model(
+    path: str, version: int | None, signature: str, images: list[bytes]
+) -> dict:
+    """The outputs of the export's bytes signature `signature` on `images`, as NumPy arrays."""
+    import tensorflow as tf
+
+    from keras_classics.export.describe import resolve_saved_model
+
+    directory = resolve_saved_model(path, version)
+    signatures = tf.saved_model.load(str(directory)).signatures
+    takes_bytes = [
+        n for n, f in signatures.items() if spec.INPUT_BYTES in f.structured_input_signature[1]
+    ]
+    if signature not in takes_bytes:
+        raise ValueError(
+            f"--signature {signature!r}: {directory} has no such signature taking image bytes; "
+            f"choose one of {sorted(takes_bytes)}"
+        )
+    outputs = signatures[signature](**{spec.INPUT_BYTES: tf.constant(images, tf.string)})
+    return {name: value.numpy() for name, value in outputs.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", help="JPEG / PNG / GIF / BMP files")
     parser.add_argument("--model-name", default="model", help="the model's name in TF Serving")
-    parser.add_argument("--version", type=int, help="a specific version (default: the server's)")
+    parser.add_argument("--version", type=int, help="a specific version (default: the newest)")
+    parser.add_argument("--label", help="a version label of TF Serving (not with --version)")
     parser.add_argument("--protocol", default="rest", choices=client.PROTOCOLS)
     parser.add_argument("--format", default="instances", choices=client.REST_FORMATS)
     parser.add_argument("--host", default="localhost")
@@ -54,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--saved-model",
         metavar="DIR",
-        help="answer the REST body locally with this export (a version directory or a base "
-        "path: its newest version), without a server",
+        help="run this export's bytes signature locally, without a server (a version directory, "
+        "or a base path: its newest version or --version)",
     )
     parser.add_argument("--show-body", action="store_true", help="print the REST request body")
     parser.add_argument(
@@ -74,30 +100,29 @@ def main(argv: list[str] | None = None) -> None:
         for path, row in zip(args.images, labels, strict=True):
             print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for _, name, score in row))
         return
-    if args.protocol == "grpc":
-        if args.saved_model:
-            raise ValueError("--saved-model answers REST bodies: use it with --protocol rest")
-        request = client.bytes_predict_request(
-            images, model_name=args.model_name, version=args.version, signature_name=args.signature
+    if args.saved_model and (args.protocol == "grpc" or args.label is not None):
+        raise ValueError(
+            "--saved-model runs the export locally: use it with --protocol rest and no --label"
         )
-        outputs = client.grpc_predict(f"{args.host}:{args.grpc_port}", request)
+    body = client.rest_body(images, request_format=args.format, signature_name=args.signature)
+    if args.show_body and args.protocol == "rest":
+        print(json.dumps(body))
+    if args.saved_model:
+        outputs = predict_with_saved_model(args.saved_model, args.version, args.signature, images)
+    elif args.protocol == "grpc":
+        request = client.bytes_predict_request(
+            images,
+            model_name=args.model_name,
+            version=args.version,
+            label=args.label,
+            signature_name=args.signature,
+        )
+        outputs = client_grpc.predict(f"{args.host}:{args.grpc_port}", request)
     else:
-        body = client.rest_body(images, request_format=args.format, signature_name=args.signature)
-        text = json.dumps(body)
-        if args.show_body:
-            print(text)
-        if args.saved_model:
-            from keras_classics.export.describe import resolve_saved_model
-            from keras_classics.export.rest import LocalServer
-
-            directory = resolve_saved_model(args.saved_model, args.version)
-            answer = LocalServer(directory).predict(text)
-        else:
-            url = client.rest_url(args.host, args.rest_port, args.model_name, args.version)
-            answer = client.post_json(url, body)
-        if "error" in answer:
-            raise ValueError(f"the server answered: {useful_line(answer['error'])}")
-        outputs = client.rest_outputs(answer)
+        server = client_rest.RestClient(
+            args.host, args.rest_port, args.model_name, args.version, args.label
+        )
+        outputs = client_rest.rest_outputs(server.predict(body))
     for path, labels in zip(args.images, client.top_k_labels(outputs), strict=True):
         print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for name, score in labels))
 

@@ -1,5 +1,5 @@
-"""Requests as clients build them (REST JSON, gRPC protos) and TF Serving's REST rules, answered
-locally against the main export."""
+"""Requests as clients build them (REST URLs and JSON bodies, gRPC protos) and the parsers of
+TF Serving's answers, without a server (tests/export/test_client_api.py sends them)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_classics.export import client
-from keras_classics.export.rest import LocalServer, RestError, format_predict_answer
-from keras_classics.export.rest import parse_predict_body as parse
-from tests.export.shared import CLASS_NAMES, TOP_K
-
-BYTES_SPEC = {"image_bytes": tf.TensorSpec([None], tf.string)}
-IMAGES_SPEC = {"images": tf.TensorSpec([None, 2, 2, 3], tf.float32)}
+from keras_classics.export import client, client_rest
 
 
 def test_rest_bodies_in_both_formats():
@@ -31,10 +25,47 @@ def test_rest_bodies_in_both_formats():
         client.rest_body(images, request_format="rows")
 
 
-def test_rest_url():
-    assert client.rest_url("h", 8501, "resnet") == "http://h:8501/v1/models/resnet:predict"
-    url = client.rest_url("h", 1, "m", version=3, verb="classify")
-    assert url == "http://h:1/v1/models/m/versions/3:classify"
+def test_rest_body_without_a_signature_name():
+    assert client.rest_body([b"a"], signature_name=None) == {"instances": [{"b64": "YQ=="}]}
+
+
+@pytest.mark.parametrize(
+    ("version", "label", "verb", "url"),
+    [
+        (None, None, "predict", "http://h:1/v1/models/m:predict"),
+        (3, None, "classify", "http://h:1/v1/models/m/versions/3:classify"),
+        (None, "stable", "regress", "http://h:1/v1/models/m/labels/stable:regress"),
+        (None, None, "status", "http://h:1/v1/models/m"),
+        (7, None, "status", "http://h:1/v1/models/m/versions/7"),
+        (None, "a b/c", "metadata", "http://h:1/v1/models/m/labels/a%20b%2Fc/metadata"),
+    ],
+)
+def test_rest_url(version, label, verb, url):
+    assert client.rest_url("h", 1, "m", version, verb, label=label) == url
+
+
+@pytest.mark.parametrize(
+    ("version", "label", "verb", "message"),
+    [
+        (1, "stable", "predict", r"give a version \(1\) or a version label \('stable'\), not both"),
+        ("1", None, "predict", "a version is a whole number; got '1'"),
+        (None, "", "predict", "must not be empty"),
+        (None, None, "explain", r"choose one of \['predict', 'classify', 'regress', 'status'"),
+    ],
+)
+def test_rest_url_rejects(version, label, verb, message):
+    with pytest.raises(ValueError, match=message):
+        client.rest_url("h", 1, "m", version, verb, label=label)
+
+
+def test_classify_and_regress_bodies():
+    body = client.classify_body([b"ab", b"c"])
+    assert body == {
+        "signature_name": "classify",
+        "examples": [{"image/encoded": {"b64": "YWI="}}, {"image/encoded": {"b64": "Yw=="}}],
+    }
+    body = client.examples_body([{"x": 1.0}], signature_name=None, context={"unit": "cm"})
+    assert body == {"examples": [{"x": 1.0}], "context": {"unit": "cm"}}
 
 
 def test_grpc_predict_request_fields():
@@ -53,6 +84,19 @@ def test_grpc_predict_request_fields():
     np.testing.assert_array_equal(tf.make_ndarray(request.inputs["images"]), images)
 
 
+def test_grpc_requests_name_a_version_label():
+    request = client.bytes_predict_request([b"a"], model_name="m", label="canary")
+    assert request.model_spec.version_label == "canary"
+    assert not request.model_spec.HasField("version")
+    assert client.classify_request([b"a"], label="canary").model_spec.version_label == "canary"
+    metadata = client.metadata_request("m", version=2)
+    assert (metadata.model_spec.name, metadata.model_spec.version.value) == ("m", 2)
+    assert list(metadata.metadata_field) == ["signature_def"]
+    assert client.status_request("m", label="stable").model_spec.version_label == "stable"
+    with pytest.raises(ValueError, match="not both"):
+        client.status_request("m", version=1, label="stable")
+
+
 def test_grpc_classify_request_holds_one_example_per_image():
     request = client.classify_request([b"one", b"two"], model_name="m")
     examples = request.input.example_list.examples
@@ -63,144 +107,65 @@ def test_grpc_classify_request_holds_one_example_per_image():
     ]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"instances": [{"b64": "YQ=="}, {"b64": "YmM="}]},  # row, single input: bare values
-        {"instances": [{"image_bytes": {"b64": "YQ=="}}, {"image_bytes": {"b64": "YmM="}}]},
-        {"inputs": [{"b64": "YQ=="}, {"b64": "YmM="}]},  # columnar, single input: a bare value
-        {"inputs": {"image_bytes": [{"b64": "YQ=="}, {"b64": "YmM="}]}},
-        {"inputs": {"image_bytes": ["a", "bc"]}},  # plain strings are UTF-8 text
-    ],
-)
-def test_parse_accepts_every_form_tf_serving_accepts(body):
-    arrays, row_format = parse(json.dumps(body), BYTES_SPEC)
-    assert row_format == ("instances" in body)
-    assert list(arrays["image_bytes"]) == [b"a", b"bc"]
+def test_rest_outputs_reads_both_forms_and_rejects_unnamed_answers():
+    rows = {"predictions": [{"a": 1, "b": [2]}, {"a": 3, "b": [4]}]}
+    assert client_rest.rest_outputs(rows) == {"a": [1, 3], "b": [[2], [4]]}
+    assert client_rest.rest_outputs({"outputs": {"a": [1, 3]}}) == {"a": [1, 3]}
+    with pytest.raises(ValueError, match="carries no output names"):
+        client_rest.rest_outputs({"predictions": [[0.1, 0.9]]})
+    with pytest.raises(ValueError, match=r"expected 'predictions' or 'outputs', got \['error'\]"):
+        client_rest.rest_outputs({"error": "boom"})
 
 
-def test_parse_float_instances_stack_into_a_batch():
-    instance = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
-    arrays, _ = parse({"instances": [instance.tolist(), (-instance).tolist()]}, IMAGES_SPEC)
-    assert arrays["images"].dtype == np.float32
-    np.testing.assert_array_equal(arrays["images"], np.stack([instance, -instance]))
+@pytest.mark.parametrize("key", ["results", "result"])  # the server's key; api_rest.md's prose
+def test_classify_and_regress_parsers(key):
+    answer = {key: [[["cat", 0.75], ["dog", 0.25]], [["", 1]]]}
+    assert client_rest.classify_results(answer) == [[("cat", 0.75), ("dog", 0.25)], [("", 1.0)]]
+    assert client_rest.regress_results({key: [3.5, 4]}) == [3.5, 4.0]
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("parse", "answer", "message"),
     [
-        ("{not json", "not JSON"),
-        ([1, 2], "must be a JSON object"),
-        ({"instances": [], "inputs": []}, "exactly one of 'instances'"),
-        ({"signature_name": "serving_default"}, "exactly one of 'instances'"),
-        ({"instances": []}, "non-empty list"),
-        ({"instances": [{"images": 1}]}, "instance 0 names ['images']; expected ['image_bytes']"),
-        ({"inputs": {"other": ["a"]}}, "'inputs' names ['other']"),
-        ({"inputs": [{"b64": "!!"}]}, "invalid base64"),
-        ({"inputs": [1, 2]}, "string tensor"),
-        ({"inputs": "abc"}, "has shape []; the signature takes [None]"),
+        (client_rest.classify_results, {"predictions": []}, r"expected a 'results' list"),
+        (
+            client_rest.classify_results,
+            {"results": [["cat", 0.5]]},
+            r"\[\[label, score\], \.\.\.\]",
+        ),
+        (client_rest.regress_results, {"results": [[1.0]]}, "one number per example"),
+        (client_rest.version_states, {"error": "x"}, "not a model status answer"),
+        (client_rest.metadata_signatures, {"model_spec": {}}, "not a model metadata answer"),
     ],
 )
-def test_parse_rejects_what_tf_serving_rejects(body, message):
-    text = body if isinstance(body, str) else json.dumps(body)
-    with pytest.raises(RestError) as error:
-        parse(text, BYTES_SPEC)
-    assert message in str(error.value)
+def test_parsers_reject_other_answers(parse, answer, message):
+    with pytest.raises(ValueError, match=message):
+        parse(answer)
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"instances": [[[[1, 2, 3]] * 2] * 2, [[1, 2, 3]]]}, "not a rectangular float32"),
-        ({"instances": [[[["a", 2, 3]] * 2] * 2]}, "has dtype float32: got 'a'"),
-        ({"inputs": np.zeros((1, 3, 2, 3)).tolist()}, "the signature takes [None, 2, 2, 3]"),
-    ],
-)
-def test_parse_rejects_bad_float_inputs(body, message):
-    with pytest.raises(RestError) as error:
-        parse(body, IMAGES_SPEC)
-    assert message in str(error.value)
-
-
-def test_answers_follow_the_request_format():
-    outputs = {
-        "scores": np.array([[0.5], [0.25]], np.float32),
-        "names": np.array([[b"caf\xc3\xa9"], [b"b"]], dtype=object),
-        "image_bytes": np.array([b"\x00\x01", b"z"], dtype=object),
-    }
-    rows = format_predict_answer(outputs, row_format=True)
-    assert rows == {
-        "predictions": [
-            {"image_bytes": {"b64": "AAE="}, "names": ["café"], "scores": [0.5]},
-            {"image_bytes": {"b64": "eg=="}, "names": ["b"], "scores": [0.25]},
+def test_status_and_metadata_parsers():
+    status = {
+        "model_version_status": [
+            {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK"}},
+            {"version": "1", "state": "END", "status": {"error_code": "OK"}},
         ]
     }
-    columns = format_predict_answer(outputs, row_format=False)
-    assert columns["outputs"]["scores"] == [[0.5], [0.25]]
-    single = {"scores": outputs["scores"]}
-    assert format_predict_answer(single, True) == {"predictions": [[0.5], [0.25]]}
-    assert format_predict_answer(single, False) == {"outputs": [[0.5], [0.25]]}
+    assert client_rest.version_states(status) == {2: "AVAILABLE", 1: "END"}
+    signature = {"inputs": {}, "outputs": {}, "method_name": "tensorflow/serving/predict"}
+    metadata = {
+        "model_spec": {"name": "m", "signature_name": "", "version": "2"},
+        "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
+    }
+    assert client_rest.metadata_signatures(metadata) == {"serving_default": signature}
 
 
-@pytest.fixture(scope="module")
-def server(main_export):
-    return LocalServer(main_export / "export" / "1")
-
-
-@pytest.fixture(scope="module")
-def encoded(main_export):
-    return list(np.load(main_export / "encoded.npy", allow_pickle=True))
-
-
-@pytest.mark.parametrize("request_format", client.REST_FORMATS)
-def test_local_server_answers_both_formats_like_the_signature(
-    server, encoded, main_export, request_format
-):
-    body = json.dumps(client.rest_body(encoded, request_format=request_format))
-    answer = server.predict(body)
-    outputs = client.rest_outputs(answer)
-    assert ("predictions" in answer) == (request_format == "instances")
-    reference = np.load(main_export / "reference.npz")["bytes_probabilities"]
-    np.testing.assert_allclose(outputs["probabilities"], reference, rtol=0, atol=1e-5)
-    labels = client.top_k_labels(outputs)
-    top = np.argsort(-reference, axis=-1)[:, :TOP_K]
-    assert [[name for name, _ in row] for row in labels] == [
-        [CLASS_NAMES[i] for i in row] for row in top
-    ]
-    for row, probabilities in zip(labels, reference, strict=True):
-        expected = np.sort(probabilities)[::-1][:TOP_K]
-        np.testing.assert_allclose([score for _, score in row], expected, rtol=0, atol=1e-5)
-
-
-def test_local_server_bytes_signature_by_default(server, main_export):
-    encoded = np.load(main_export / "encoded.npy", allow_pickle=True)
-    instances = [{"b64": base64.b64encode(e).decode()} for e in encoded]
-    answer = server.predict(json.dumps({"instances": instances}))  # no signature_name
-    probabilities = [row["probabilities"] for row in answer["predictions"]]
-    reference = np.load(main_export / "reference.npz")["bytes_probabilities"]
-    np.testing.assert_allclose(probabilities, reference, rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"signature_name": "nope", "instances": ["a"]}, "signature 'nope' not found"),
-        ({"signature_name": "serving_default", "instances": [{"b64": "aGVsbG8="}]}, "image"),
-        ("[", "not JSON"),
-        (b'{"instances": ["\xff"]}', "not UTF-8"),
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ({"signature_name": ["serving_default"], "instances": ["a"]}, "must be a string"),
-        ({"instances": []}, "must be a non-empty list"),
-        ({"inputs": {"image_bytes": []}}, "empty batch"),
-    ],
-)
-def test_local_server_answers_errors_as_the_server_does(server, body, message):
-    answer = server.predict(body if isinstance(body, (str, bytes)) else json.dumps(body))
-    assert list(answer) == ["error"] and message in answer["error"]
-
-
-def test_rest_outputs_rejects_errors_and_unnamed_answers():
-    with pytest.raises(RuntimeError, match="boom"):
-        client.rest_outputs({"error": "boom"})
-    with pytest.raises(ValueError, match="carries no output names"):
-        client.rest_outputs({"predictions": [[0.1, 0.9]]})
+def test_serving_error_is_one_line_naming_target_status_and_message():
+    error = client.ServingError(
+        "http://h:1/v1/models/m:predict",
+        "answered HTTP 400",
+        "Graph execution error:\n\nDetected at node x\nimage_bytes holds empty strings",
+    )
+    assert str(error) == (
+        "http://h:1/v1/models/m:predict answered HTTP 400: image_bytes holds empty strings"
+    )
+    assert isinstance(error, OSError) and error.message == "image_bytes holds empty strings"

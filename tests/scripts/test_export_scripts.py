@@ -74,6 +74,22 @@ def test_predict_locally_with_the_instances_body(exported):
     assert lines == expected_lines(exported, files)
 
 
+def test_predict_locally_names_the_bytes_signatures(exported):
+    with pytest.raises(ValueError, match=r"choose one of \['serving_default'\]$"):
+        predict_main()(
+            [str(exported / "cat.jpg"), "--saved-model", str(exported / "base"),
+             "--signature", "serving_images"]
+        )  # fmt: skip
+
+
+def test_predict_locally_loads_the_version_asked(exported):
+    # base/1 is an empty older version: asking for it must load it (and fail), not version 3.
+    with pytest.raises(OSError, match=r"base/1"):
+        predict_main()(
+            [str(exported / "cat.jpg"), "--saved-model", str(exported / "base"), "--version", "1"]
+        )
+
+
 def predict_main():
     return runpy.run_path(str(REPO / "scripts" / "predict.py"))["main"]
 
@@ -89,10 +105,9 @@ def test_predict_locally_with_the_inputs_body(exported, capsys):
     assert lines == expected_lines(exported, files)
 
 
-def test_predict_reports_the_servers_error(exported):
+def test_predict_reports_the_signatures_error(exported):
     with pytest.raises(
-        ValueError,
-        match=r"^the server answered: .*not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image",
+        tf.errors.InvalidArgumentError, match=r"not a JPEG, PNG, GIF, BMP, WebP or JPEG XL image"
     ):
         predict_main()(
             [str(exported / "broken.jpg"), "--saved-model", str(exported / "base" / "3")]
@@ -123,9 +138,9 @@ def test_benchmark_export_prints_latency_throughput_and_overhead():
 
 @pytest.fixture(scope="module")
 def local_server(exported):
-    from keras_classics.export.rest import LocalServer
+    from tests.export.serving_double import ServingDouble
 
-    return LocalServer(exported / "base" / "3")
+    return ServingDouble(exported / "base", "cifar")  # the newest version, 3
 
 
 @pytest.mark.parametrize("request_format", ["instances", "inputs"])
@@ -133,7 +148,7 @@ def test_predict_over_http(exported, local_server, capsys, request_format):
     from tests.export.fake_servers import rest_server
 
     files = ["cat.jpg", "dog.png"]
-    with rest_server(local_server, "cifar") as (port, received):
+    with rest_server(local_server) as (port, received):
         predict_main()(
             [*[str(exported / f) for f in files], "--model-name", "cifar", "--version", "3",
              "--host", "127.0.0.1", "--rest-port", str(port), "--format", request_format]
@@ -146,7 +161,7 @@ def test_predict_over_http(exported, local_server, capsys, request_format):
 def test_predict_over_http_reports_the_servers_error(exported, local_server):
     from tests.export.fake_servers import rest_server
 
-    with rest_server(local_server, "cifar") as (port, _), pytest.raises(RuntimeError) as error:
+    with rest_server(local_server) as (port, _), pytest.raises(OSError) as error:
         predict_main()([str(exported / "cat.jpg"), "--model-name", "other",
                         "--host", "127.0.0.1", "--rest-port", str(port)])  # fmt: skip
     assert "answered HTTP 404" in str(error.value) and "Servable not found" in str(error.value)

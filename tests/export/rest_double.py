@@ -1,4 +1,6 @@
-"""TF Serving's REST predict API, answered in this process: JSON body -> tensors -> JSON answer.
+"""TF Serving's REST JSON rules, re-implemented for the test double: JSON body -> tensors or
+tf.Examples -> JSON answer. Test code only: it can drift from the real server (whose rules live
+in its `json_tensor.cc`), so the package's client never depends on it.
 
 Follows TF Serving's rules (https://www.tensorflow.org/tfx/serving/api_rest, and its
 `json_tensor.cc`): a body holds `signature_name` (default `serving_default`) and exactly one of
@@ -8,10 +10,10 @@ signature has one input, else an object of named values). A binary string is wri
 `{"b64": "<base64>"}`; plain JSON strings are UTF-8 text. Row requests are answered
 `{"predictions": [...]}` (one object per example, or bare values for a single output), columnar
 ones `{"outputs": ...}`; string outputs whose names end in `_bytes` come back as `{"b64": ...}`.
+Classify and regress bodies hold `examples` (and optional `context`): JSON objects of features
+that become tf.Examples (floats -> float_list, whole numbers and booleans -> int64_list, strings
+and `{"b64": ...}` -> bytes_list); both are answered `{"results": ...}` (json_tensor.cc's key).
 Errors are answered `{"error": "<message>"}`, as the server does.
-
-`LocalServer` lets `scripts/predict.py --saved-model DIR` and the tests send the very body a
-client would POST, without a running server.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,9 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from keras_classics.export.client import b64
-
-# TF Serving's signature when the body names none.
-DEFAULT_SIGNATURE = "serving_default"  # TF Serving's kDefaultServingSignatureDefKey
 
 
 class RestError(ValueError):
@@ -157,44 +155,101 @@ def format_predict_answer(outputs: Mapping[str, np.ndarray], row_format: bool) -
     return {"predictions": [{name: values[name][i] for name in names} for i in range(*batch)]}
 
 
-class LocalServer:
-    """Answers TF Serving REST predict bodies with a SavedModel loaded in this process."""
-
-    def __init__(self, saved_model_dir: str | os.PathLike) -> None:
-        self.directory = os.fspath(saved_model_dir)
-        self.loaded = tf.saved_model.load(self.directory)
-
-    def signature(self, name: str) -> Any:
-        """The signature function called `name`; a RestError lists the available ones."""
-        if name not in self.loaded.signatures:
-            raise RestError(
-                f"signature {name!r} not found in {self.directory!r}; choose one of "
-                f"{sorted(self.loaded.signatures)}"
-            )
-        return self.loaded.signatures[name]
-
-    def predict(self, body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-        """The JSON answer TF Serving's `:predict` gives to `body`; every malformed body (not
-        UTF-8, not JSON, nested too deeply, wrongly typed fields) is answered {"error": ...}."""
+def request_object(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The JSON object of a request body (text, UTF-8 bytes, or already decoded)."""
+    if isinstance(body, bytes):
         try:
-            if isinstance(body, bytes):
-                body = body.decode("utf-8")
-            if not isinstance(body, Mapping):
-                body = json.loads(body)
-            if not isinstance(body, Mapping):
-                raise RestError("the body must be a JSON object")
-            name = body.get("signature_name", DEFAULT_SIGNATURE)
-            if not isinstance(name, str):
-                raise RestError(f"'signature_name' must be a string; got {type(name).__name__}")
-            function = self.signature(name)
-            inputs, row_format = parse_predict_body(body, function.structured_input_signature[1])
-            outputs = function(**{name: tf.constant(value) for name, value in inputs.items()})
-            return format_predict_answer({k: v.numpy() for k, v in outputs.items()}, row_format)
-        except (RestError, tf.errors.OpError) as error:
-            return {"error": getattr(error, "message", None) or str(error)}
-        except json.JSONDecodeError as error:
-            return {"error": f"the body is not JSON: {error}"}
+            body = body.decode("utf-8")
         except UnicodeDecodeError as error:
-            return {"error": f"the body is not UTF-8 text: {error}"}
+            raise RestError(f"the body is not UTF-8 text: {error}") from None
+    if not isinstance(body, Mapping):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise RestError(f"the body is not JSON: {error}") from None
         except RecursionError:
-            return {"error": "the body is nested too deeply"}
+            raise RestError("the body is nested too deeply") from None
+    if not isinstance(body, Mapping):
+        raise RestError("the body must be a JSON object")
+    return body
+
+
+def signature_name(body: Mapping[str, Any], default: str) -> str:
+    """The body's `signature_name`, `default` when absent."""
+    name = body.get("signature_name", default)
+    if not isinstance(name, str):
+        raise RestError(f"'signature_name' must be a string; got {type(name).__name__}")
+    return name
+
+
+def _feature(name: str, content: Any) -> tf.train.Feature:
+    values = content if isinstance(content, list) else [content]
+    kinds = set()
+    for value in values:
+        if isinstance(value, int):  # booleans too, as 1 / 0
+            kinds.add("int64_list")
+        elif isinstance(value, float):
+            kinds.add("float_list")
+        elif isinstance(value, str) or is_b64(value):
+            kinds.add("bytes_list")
+        else:
+            raise RestError(f"Feature: {name} has element with unexpected JSON type: {value!r}")
+    if len(kinds) > 1:
+        raise RestError(f"Feature: {name} mixes kinds {sorted(kinds)}")
+    kind = kinds.pop() if kinds else "bytes_list"
+    if kind == "bytes_list":
+        data = [_string_leaves(value, name) for value in values]
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=data))
+    if kind == "float_list":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+
+
+def _features(value: Any, what: str) -> dict[str, tf.train.Feature]:
+    if not isinstance(value, dict):
+        raise RestError(f"{what} must be JSON object but got {type(value).__name__}")
+    return {name: _feature(name, content) for name, content in value.items()}
+
+
+def parse_examples(body: Mapping[str, Any]) -> list[bytes]:
+    """The serialised tf.Examples of a classify / regress body (context merged into each)."""
+    if "examples" not in body:
+        raise RestError("key 'examples' is expected and was not found")
+    examples = body["examples"]
+    if not isinstance(examples, list) or not examples:
+        raise RestError("'examples' must be a non-empty list")
+    context = _features(body["context"], "Context") if "context" in body else {}
+    serialised = []
+    for example in examples:
+        features = _features(example, "Example")
+        if set(features) & set(context):
+            raise RestError(f"features {sorted(set(features) & set(context))} are in the context")
+        proto = tf.train.Example(features=tf.train.Features(feature={**context, **features}))
+        serialised.append(proto.SerializeToString())
+    return serialised
+
+
+def classify_answer(classes: np.ndarray | None, scores: np.ndarray | None) -> dict[str, Any]:
+    """`{"results": [[[label, score], ...], ...]}` from a classify signature's outputs (a missing
+    `classes` gives empty labels, missing `scores` gives 0)."""
+    shape = (classes if classes is not None else scores).shape
+    labels = np.full(shape, b"", dtype=object) if classes is None else classes
+    values = np.zeros(shape, np.float32) if scores is None else scores
+    return {
+        "results": [
+            [
+                [label.decode("utf-8"), float(score)]
+                for label, score in zip(row, scores_row, strict=True)
+            ]
+            for row, scores_row in zip(labels, values, strict=True)
+        ]
+    }
+
+
+def regress_answer(outputs: np.ndarray) -> dict[str, Any]:
+    """`{"results": [value, ...]}` from a regress signature's `outputs` ([batch] or [batch, 1])."""
+    if outputs.ndim == 2 and outputs.shape[1] == 1:
+        outputs = outputs[:, 0]
+    if outputs.ndim != 1:
+        raise RestError(f"regress outputs must be [batch] or [batch, 1]; got {list(outputs.shape)}")
+    return {"results": [float(value) for value in outputs]}
