@@ -16,13 +16,15 @@ There is no uint8 `image_tensor` entry: the evaluation view resizes with antiali
 (`tf.image.resize(..., antialias=True)`, the op ScaleAndTranslate), which is neither a TFLite
 builtin nor a Select TF op (TF 2.21), and a resize without it would not be the evaluation view.
 So the record travels in the file: the export's metadata (`spec.METADATA_FILE`, the record
-under "preprocessing") is packed as a zip archive appended to the flatbuffer, the TFLite
-Metadata convention for associated files; interpreters ignore it, `zipfile` reads it, and a
-consumer preprocesses with `keras_classics.data.evaluation.preprocess_with_record`.
+under "preprocessing", its normalisation's mean, std and channel order under "normalizer") is
+packed as a zip archive appended to the flatbuffer, the TFLite Metadata convention for
+associated files; interpreters ignore it, `zipfile` reads it, and a consumer preprocesses with
+`keras_classics.data.evaluation.preprocess_with_record`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -41,6 +43,7 @@ SUFFIX = ".tflite"
 # The export's metadata file, under the same name, inside the zip appended to the flatbuffer.
 PACKED_METADATA = spec.METADATA_FILE.name
 SIGNATURE = spec.SIGNATURE_IMAGES
+NORMALIZER_KEY = "normalizer"
 
 
 def check_tflite_path(path: str | os.PathLike) -> Path:
@@ -70,6 +73,9 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
     path = check_tflite_path(path)
     version_dir = resolve_saved_model(saved_model)
     metadata = read_metadata(version_dir)
+    record = PreprocessingRecord.from_dict(metadata["preprocessing"])
+    # The normalisation's numbers beside its name, for consumers without keras_classics.
+    metadata[NORMALIZER_KEY] = dataclasses.asdict(record.normalizer)
     converter = tf.lite.TFLiteConverter.from_saved_model(
         os.fspath(version_dir), signature_keys=[SIGNATURE]
     )

@@ -19,6 +19,7 @@ from keras_classics.export import export_saved_model, read_metadata
 from keras_classics.export.tflite import (
     describe_tflite,
     export_tflite,
+    read_tflite_metadata,
     read_tflite_record,
     tflite_runner,
 )
@@ -29,8 +30,8 @@ from tests.helpers import REPO, perturb_weights
 # Two real photographs (427x640 JPEGs shipped with scikit-learn).
 PHOTOGRAPHS = (PHOTOGRAPH, PHOTOGRAPH.with_name("flower.jpg"))
 # The interpreter (XNNPACK on CPU) against the Keras model, on probabilities. Measured
-# 2026-11-30 (TF 2.21, docs/tflite.md): at most 3.5e-6 on ResNet-20 and ResNet-18, 2.6e-5 on
-# the AlexNet with LRN; logits (standard deviation 1) within 3.5e-5 and 2.6e-4.
+# 2026-11-30 (TF 2.21, docs/tflite.md): at most 3.0e-6 on ResNet-20 and ResNet-18, 2.9e-5 on
+# the AlexNet with LRN; logits (standard deviation 1) within 2.6e-5 and 3.1e-4.
 ATOL = 1e-4
 ALEXNET_RECORD = PreprocessingRecord(
     "mean", 67, 77, class_names=("cat", "dog", "fox", "owl", "elk"), source="runs/tiny-alexnet"
@@ -105,6 +106,13 @@ def test_a_record_from_export_arguments_is_the_saved_models(main_export, resnet2
     assert record.to_dict() == read_metadata(main_export / "export" / "1")["preprocessing"]
     assert (record.normalization, record.image_size, record.resize_size) == ("cifar10", 32, 37)
     assert record.class_names == tuple(CLASS_NAMES)
+    # The normalisation's numbers, for a consumer without keras_classics.
+    normalizer = read_tflite_metadata(path)["normalizer"]
+    pixels = np.random.default_rng(1).uniform(0, 255, (4, 4, 3))
+    expected = (pixels - np.array(normalizer["mean"])) / np.array(normalizer["std"])
+    assert normalizer["bgr"] is False
+    np.testing.assert_allclose(record.normalizer.apply(pixels), expected)
+    assert normalizer["mean"] != [0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("name", ["resnet20", "alexnet"])
