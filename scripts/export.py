@@ -1,5 +1,6 @@
 """Export a model for TF Serving: a versioned SavedModel with tensor, image-bytes and classify
-signatures and warm-up requests (docs/serving.md).
+signatures and warm-up requests (docs/serving.md); --tflite also writes a TFLite file
+(docs/tflite.md).
 
 python scripts/export.py --model resnet50 --weights resnet50.tv_in1k --export-base models/r50
 python scripts/export.py --keras-model runs/resnet20_digits/model.keras --export-base models/r20
