@@ -28,6 +28,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
         path: the `.tflite` file to write (replaced if it exists); its directory must exist.
 
     The export's metadata, with its preprocessing record, is packed into the file
-    (`read_tflite_record`). Ops outside TFLite's builtins are a conversion error.
+    (`read_tflite_record`). An op outside TFLite's builtins is a ValueError naming it.
     """
     path = check_tflite_path(path)
     version_dir = resolve_saved_model(saved_model)
@@ -80,7 +81,14 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
         os.fspath(version_dir), signature_keys=[SIGNATURE]
     )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    flatbuffer = converter.convert()
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # tf.lite's ConverterError, which TensorFlow does not export
+        ops = "; ".join(re.findall(r"^((?:TF Select|Custom) ops: .+)$", str(error), re.MULTILINE))
+        raise ValueError(
+            f"the {SIGNATURE} signature of {os.fspath(version_dir)!r} does not convert to TFLite "
+            f"builtin ops ({ops or str(error).splitlines()[0]}); docs/tflite.md, 'Builtin ops'"
+        ) from error
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(PACKED_METADATA, json.dumps(metadata, indent=2) + "\n")

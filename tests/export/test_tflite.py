@@ -130,6 +130,22 @@ def test_custom_layers_convert_to_builtin_ops(request, capsys, name):
         assert {"STRIDED_SLICE", "PAD"} <= ops  # the zero-padding shortcut (option A)
 
 
+def test_an_op_outside_the_builtins_is_a_clear_error(tmp_path):
+    """A determinant (TensorFlow's MatrixDeterminant: a Select TF op, not a builtin)."""
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.GlobalAveragePooling2D()(inputs)
+    outer = keras.layers.Reshape((3, 1))(features) * keras.layers.Reshape((1, 3))(features)
+    det = keras.layers.Reshape((1,))(keras.ops.linalg.det(outer + keras.ops.eye(3)))
+    joined = keras.layers.Concatenate()([det, features])
+    model = keras.Model(
+        inputs, keras.layers.Dense(4, activation="softmax", name="predictions")(joined)
+    )
+    version_dir = export_saved_model(model, tmp_path, normalization="unit", warmup=False)
+    with pytest.raises(ValueError, match="builtin ops \\(TF Select ops: MatrixDeterminant\\)"):
+        export_tflite(version_dir, tmp_path / "det.tflite")
+    assert not list(tmp_path.glob("*tflite*"))
+
+
 def test_a_file_without_the_record_is_a_clear_error(tmp_path):
     path = tmp_path / "other.tflite"
     path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
