@@ -1,10 +1,11 @@
 """Export a model for TF Serving: a versioned SavedModel with tensor, image-bytes and classify
-signatures and warm-up requests (docs/serving.md).
+signatures and warm-up requests (docs/serving.md); --tflite also writes a TFLite file
+(docs/tflite.md).
 
 python scripts/export.py --model resnet50 --weights resnet50.tv_in1k --export-base models/r50
 python scripts/export.py --keras-model runs/resnet20_digits/model.keras --export-base models/r20
 python scripts/export.py --model resnet20 --weights r20.weights.h5 --normalization cifar10 \
-    --resize-size 32 --export-base models/resnet20
+    --resize-size 32 --export-base models/resnet20 --tflite models/resnet20.tflite
 
 A model with a preprocessing record (a preset's weights, a .keras file written by train.py or
 by `model.save` of a pretrained model) is served with it: no preprocessing flags needed, and a
@@ -23,6 +24,7 @@ import keras_classics  # noqa: F401 (registers the custom layers for .keras file
 from keras_classics.cli import ArgumentParser, add_model_arguments, positive_int, run_script
 from keras_classics.export import export_saved_model, read_class_names, read_metadata, spec
 from keras_classics.export.describe import describe_signatures
+from keras_classics.export.tflite import check_tflite_path, describe_tflite, export_tflite
 from keras_classics.models.common import load_weights
 from keras_classics.normalization import NORMALIZATIONS
 from keras_classics.registry import get_model
@@ -69,9 +71,15 @@ def main(argv: list[str] | None = None) -> None:
         help="serve the flags above even where they contradict the model's record",
     )
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up requests")
+    parser.add_argument(
+        "--tflite",
+        help="also write the serving_images signature as a TFLite (LiteRT) file, e.g. "
+        "model.tflite, with the preprocessing record packed in (docs/tflite.md)",
+    )
     args = parser.parse_args(argv)
 
     try:
+        tflite = None if args.tflite is None else check_tflite_path(args.tflite)
         model = build_model(args)
         version_dir = export_saved_model(
             model,
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
             warmup=not args.no_warmup,
             override_record=args.override_record,
         )
+        if tflite is not None:
+            export_tflite(version_dir, tflite)
     except (ValueError, FileExistsError, OSError) as error:
         raise ValueError(f"export.py: {error}") from error
     metadata = read_metadata(version_dir)
@@ -95,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         f"({metadata['interpolation']}), crop {metadata['image_size']}"
     )
     print(describe_signatures(version_dir))
+    if tflite is not None:
+        print(describe_tflite(tflite))
 
 
 if __name__ == "__main__":
