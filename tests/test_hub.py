@@ -133,6 +133,16 @@ def test_converter_equals_the_evaluation_view_on_a_photo(photo, record):
     assert np.abs(mapped - expected).max() == 0.0
 
 
+def test_converter_follows_the_image_data_format():
+    images = np.random.default_rng(3).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+    record = kc.PreprocessingRecord("torch", 8, 10)
+    last = np.asarray(hub.RecordImageConverter(record)(images))
+    keras.config.set_image_data_format("channels_first")
+    first = np.asarray(hub.RecordImageConverter(record)(images))
+    assert first.shape == (2, 3, 8, 8)
+    assert np.abs(first - last.transpose(0, 3, 1, 2)).max() == 0.0
+
+
 def test_converter_rejects_what_it_cannot_take():
     with pytest.raises(ValueError, match="PreprocessingRecord"):
         hub.RecordImageConverter("torch")
