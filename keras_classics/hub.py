@@ -195,7 +195,7 @@ def classifier(
     takes the model's own (normalised) inputs.
     """
     head, activation = _head(model)
-    record = record or model_record(model)
+    record = record if record is not None else model_record(model)
     preprocessor = None
     if record is not None:
         preprocessor = ClassicsImageClassifierPreprocessor(RecordImageConverter(record))
