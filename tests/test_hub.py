@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import keras_classics as kc
-from keras_classics.models.common import classifier as classifier_head
 from tests.helpers import perturb_weights, run_python
 
 keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed (extra `hub`)")
@@ -20,8 +19,8 @@ tf = pytest.importorskip("tensorflow")
 CIFAR = kc.PreprocessingRecord(
     "cifar10", 32, 32, class_names=tuple(f"class{i}" for i in range(10)), source="test"
 )
-# The paper AlexNet's convolutional part (LRN, two towers) with a 5-class head, as fine-tuning
-# builds it; 67 pixels is the smallest input its five pooled stages take.
+# The paper AlexNet's convolutional part (LRN, two towers) with a 5-class head on a small input
+# (67 pixels, as tests/export/test_models.py).
 ALEXNET = kc.PreprocessingRecord("mean", 67, 77, "bicubic", class_names=tuple("abcde"))
 
 
@@ -36,9 +35,10 @@ def resnet20() -> keras.Model:
 
 
 def alexnet_lrn() -> keras.Model:
+    """Its head is a softmax Dense without `predictions_activation` (ResNet-20 has one)."""
     trunk = kc.AlexNet(include_top=False, pooling="avg", input_shape=(67, 67, 3))
-    model = keras.Model(trunk.input, classifier_head(trunk.output, 5, "softmax"), name="alexnet")
-    return kc.attach_record(model, ALEXNET)
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(trunk.output)
+    return kc.attach_record(keras.Model(trunk.input, outputs, name="alexnet"), ALEXNET)
 
 
 @pytest.fixture(scope="module")
