@@ -154,7 +154,8 @@ class ClassicsImageClassifier(keras_hub.models.ImageClassifier):
 
 def _head(model: keras.Model) -> tuple[keras.layers.Dense, Any]:
     """`model`'s `predictions` Dense and the activation of its output (its own, or that of
-    `predictions_activation`); a model whose output is not its classifier's is an error."""
+    `predictions_activation`); a model whose output is not its classifier's, or not float32,
+    is an error."""
     names = [layer.name for layer in model.layers]
     if HEAD not in names:
         raise ValueError(
@@ -162,6 +163,12 @@ def _head(model: keras.Model) -> tuple[keras.layers.Dense, Any]:
             "built with include_top=True"
         )
     head = model.get_layer(HEAD)
+    if head.dtype_policy.name != "float32":
+        raise ValueError(
+            f"keras_classics.hub wraps float32 models; {model.name!r} was built under the "
+            f"{head.dtype_policy.name!r} dtype policy (keras-hub 0.32 cannot read such a preset "
+            "back, and its head would compute the softmax in that policy's dtype)"
+        )
     last = model.get_layer(HEAD_ACTIVATION) if HEAD_ACTIVATION in names else head
     if model.output is not last.output:
         raise ValueError(

@@ -157,6 +157,9 @@ def test_only_a_classifier_ending_in_its_head_is_wrapped():
     extended = keras.Model(model.input, keras.layers.Identity(name="extra")(model.output))
     with pytest.raises(ValueError, match="must end in its classifier"):
         hub.classifier(extended)
+    keras.config.set_dtype_policy("mixed_float16")
+    with pytest.raises(ValueError, match=r"wraps float32 models.*'mixed_float16'"):
+        hub.classifier(kc.ResNet20(input_shape=(32, 32, 3)))
 
 
 def test_a_fresh_process_loads_the_preset_with_its_custom_layers(presets, tmp_path):
