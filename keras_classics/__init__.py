@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """`keras_classics.hub` on first use, so that `import keras_classics` imports no keras_hub."""
     if name == "hub":
         import importlib
