@@ -31,3 +31,12 @@ __all__ = [
     "preprocess_input",
     "profile",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`keras_classics.hub` on first use, so that `import keras_classics` imports no keras_hub."""
+    if name == "hub":
+        import importlib
+
+        return importlib.import_module("keras_classics.hub")
+    raise AttributeError(f"module 'keras_classics' has no attribute {name!r}")

@@ -1,0 +1,217 @@
+"""keras-hub interop: a keras_classics model as a keras-hub `Backbone` and `ImageClassifier`.
+
+`classifier(model)` wraps a keras_classics classifier (a builder's model with its top, or a
+preset's) as a `ClassicsImageClassifier` whose outputs equal the model's exactly;
+`save_to_preset(path)` writes it and `keras_hub.models.ImageClassifier.from_preset(path)` (or
+`keras_hub.models.Backbone.from_preset(path)`) reads it back, once this module is imported.
+
+The split (see docs/keras_hub.md):
+- `backbone(model)`: the model up to its penultimate features, the input of its `predictions`
+  layer (ResNet: `avg_pool`; AlexNet, VGG: fc7 after its dropout), as a 1x1 feature map
+  [N, 1, 1, C] (`features_map`), so that keras-hub's `ImageClassifier` pooler (a global average
+  over one position) passes them through unchanged. Same layers and weights, not a copy.
+- The classifier's `predictions` Dense takes the model's `predictions` weights and activation.
+- `RecordImageConverter`: the model's `PreprocessingRecord` (resize the shorter side, centre
+  crop, normalise) by `keras_classics.data.evaluation.preprocess_with_record` itself, in
+  TensorFlow, as keras-hub runs all its preprocessing.
+
+Needs keras-hub (`pip install keras_classics[hub]`); `import keras_classics` does not import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+try:
+    import keras_hub
+except ImportError as error:
+    raise ImportError(
+        "keras_classics.hub needs keras-hub: pip install keras_classics[hub] "
+        f"(importing keras_hub failed: {error})"
+    ) from error
+
+from keras_classics.models.common import channel_axis
+from keras_classics.models.record import model_record
+from keras_classics.normalization import PreprocessingRecord
+
+HEAD = "predictions"
+HEAD_ACTIVATION = "predictions_activation"
+FEATURES_MAP = "features_map"
+
+
+@keras.saving.register_keras_serializable(package="keras_classics")
+class ClassicsBackbone(keras_hub.models.Backbone):
+    """A keras_classics feature extractor as a keras-hub `Backbone` (output [N, 1, 1, C]).
+
+    `features` is the extractor: a functional `keras.Model` (`feature_extractor(model)`) or its
+    config (as `get_config` writes it and presets store it). Its custom layers (LRN, shortcuts)
+    are registered keras_classics objects, so `from_preset` rebuilds them.
+    """
+
+    def __init__(self, features: keras.Model | dict[str, Any], **kwargs: Any):
+        if isinstance(features, dict):
+            features = keras.Model.from_config(features)
+        config = features.get_config()
+        super().__init__(inputs=features.input, outputs=features.output, **kwargs)
+        self.features_config = config
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "features": self.features_config}
+
+
+@keras.saving.register_keras_serializable(package="keras_classics")
+class RecordImageConverter(keras_hub.layers.ImageConverter):
+    """RGB images (uint8 or float 0-255, [H, W, 3] or a batch) -> the model's inputs
+    (channels first where Keras's image data format says so).
+
+    The evaluation view of `preprocessing` (a `PreprocessingRecord` or its dict): resize the
+    shorter side to `resize_size` (antialiased), crop the centre `image_size` square, normalise
+    (also BGR), exactly as `keras_classics.data.evaluation.preprocess_with_record`. keras-hub's
+    stock converter cannot express this (it crops the largest centred square, has no
+    resize-then-crop and no channel flip); the record decides every resize and scale setting.
+    """
+
+    backbone_cls = ClassicsBackbone
+    # Settings of the stock converter that the record decides; not separately configurable.
+    _DERIVED = (
+        "image_size",
+        "scale",
+        "offset",
+        "interpolation",
+        "antialias",
+        "crop_to_aspect_ratio",
+        "pad_to_aspect_ratio",
+    )
+
+    def __init__(self, preprocessing: PreprocessingRecord | dict[str, Any], **kwargs: Any):
+        if isinstance(preprocessing, dict):
+            preprocessing = PreprocessingRecord.from_dict(preprocessing)
+        if not isinstance(preprocessing, PreprocessingRecord):
+            raise ValueError(
+                f"preprocessing must be a PreprocessingRecord; got {type(preprocessing).__name__}"
+            )
+        for key in self._DERIVED:
+            kwargs.pop(key, None)
+        size = preprocessing.image_size
+        super().__init__(
+            image_size=(size, size),
+            interpolation=preprocessing.interpolation,
+            antialias=True,
+            **kwargs,
+        )
+        self.preprocessing = preprocessing
+
+    def call(self, inputs: Any) -> Any:
+        import tensorflow as tf
+
+        from keras_classics.data.evaluation import preprocess_with_record
+
+        size = self.preprocessing.image_size
+        images = inputs if tf.is_tensor(inputs) else tf.constant(keras.ops.convert_to_numpy(inputs))
+        if images.shape.rank == 3:
+            outputs = preprocess_with_record(images, self.preprocessing)
+        elif images.shape.rank == 4:
+            outputs = tf.map_fn(
+                lambda image: preprocess_with_record(image, self.preprocessing),
+                images,
+                fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32),
+            )
+        else:
+            raise ValueError(
+                f"RecordImageConverter takes RGB images [H, W, 3] or [N, H, W, 3]; got shape "
+                f"{images.shape}"
+            )
+        if self.data_format == "channels_first":
+            outputs = tf.experimental.numpy.moveaxis(outputs, -1, -3)
+        if tf.executing_eagerly() and keras.backend.backend() != "tensorflow":
+            return keras.ops.convert_to_tensor(outputs.numpy())
+        return outputs
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        for key in self._DERIVED:
+            config.pop(key, None)
+        return {**config, "preprocessing": self.preprocessing.to_dict()}
+
+
+@keras.saving.register_keras_serializable(package="keras_classics")
+class ClassicsImageClassifierPreprocessor(keras_hub.models.ImageClassifierPreprocessor):
+    """keras-hub's image classifier preprocessor with a `RecordImageConverter`."""
+
+    backbone_cls = ClassicsBackbone
+    image_converter_cls = RecordImageConverter
+
+
+@keras.saving.register_keras_serializable(package="keras_classics")
+class ClassicsImageClassifier(keras_hub.models.ImageClassifier):
+    """keras-hub's `ImageClassifier` over a `ClassicsBackbone` (what `from_preset` builds)."""
+
+    backbone_cls = ClassicsBackbone
+    preprocessor_cls = ClassicsImageClassifierPreprocessor
+
+
+def _head(model: keras.Model) -> tuple[keras.layers.Dense, Any]:
+    """`model`'s `predictions` Dense and the activation of its output (its own, or that of
+    `predictions_activation`); a model whose output is not its classifier's, or not float32,
+    is an error."""
+    names = [layer.name for layer in model.layers]
+    if HEAD not in names:
+        raise ValueError(
+            f"model {model.name!r} has no {HEAD!r} layer: keras_classics.hub wraps a classifier "
+            "built with include_top=True"
+        )
+    head = model.get_layer(HEAD)
+    if head.dtype_policy.name != "float32":
+        raise ValueError(
+            f"keras_classics.hub wraps float32 models; {model.name!r} was built under the "
+            f"{head.dtype_policy.name!r} dtype policy (keras-hub 0.32 cannot read such a preset "
+            "back, and its head would compute the softmax in that policy's dtype)"
+        )
+    last = model.get_layer(HEAD_ACTIVATION) if HEAD_ACTIVATION in names else head
+    if model.output is not last.output:
+        raise ValueError(
+            f"model {model.name!r} must end in its classifier ({last.name!r}) to be wrapped as a "
+            f"keras-hub ImageClassifier; its output comes from {model.output.name!r}"
+        )
+    return head, last.activation
+
+
+def feature_extractor(model: keras.Model) -> keras.Model:
+    """`model`'s graph up to the input of its `predictions` layer, as a [N, 1, 1, C] map."""
+    features = _head(model)[0].input
+    units = features.shape[-1]
+    shape = (1, 1, units) if channel_axis() == -1 else (units, 1, 1)
+    features_map = keras.layers.Reshape(shape, name=FEATURES_MAP)(features)
+    return keras.Model(model.input, features_map, name=f"{model.name}_features")
+
+
+def backbone(model: keras.Model) -> ClassicsBackbone:
+    """`model`'s feature extractor (its layers and weights, not a copy) as a keras-hub backbone."""
+    return ClassicsBackbone(feature_extractor(model), name=f"{model.name}_backbone")
+
+
+def classifier(
+    model: keras.Model, record: PreprocessingRecord | None = None
+) -> ClassicsImageClassifier:
+    """`model` as a keras-hub `ImageClassifier` whose outputs equal `model`'s exactly.
+
+    `record` (default: the one `model` carries, `keras_classics.model_record`) gives the
+    preprocessor its `RecordImageConverter`; without one the classifier has no preprocessor and
+    takes the model's own (normalised) inputs.
+    """
+    head, activation = _head(model)
+    record = record if record is not None else model_record(model)
+    preprocessor = None
+    if record is not None:
+        preprocessor = ClassicsImageClassifierPreprocessor(RecordImageConverter(record))
+    task = ClassicsImageClassifier(
+        backbone=backbone(model),
+        num_classes=head.units,
+        preprocessor=preprocessor,
+        activation=keras.activations.serialize(activation),
+        name=f"{model.name}_classifier",
+    )
+    task.output_dense.set_weights(head.get_weights())
+    return task

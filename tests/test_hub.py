@@ -1,0 +1,187 @@
+"""keras_classics.hub: keras-hub presets of keras_classics models round-trip exactly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_classics as kc
+from tests.helpers import perturb_weights, run_python
+
+keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed (extra `hub`)")
+hub = pytest.importorskip("keras_classics.hub")
+tf = pytest.importorskip("tensorflow")
+
+CIFAR = kc.PreprocessingRecord(
+    "cifar10", 32, 32, class_names=tuple(f"class{i}" for i in range(10)), source="test"
+)
+# The paper AlexNet's convolutional part (LRN, two towers) with a 5-class head on a small input
+# (67 pixels, as tests/export/test_models.py).
+ALEXNET = kc.PreprocessingRecord("mean", 67, 77, "bicubic", class_names=tuple("abcde"))
+
+
+def evaluation_view(image: np.ndarray, record: kc.PreprocessingRecord) -> np.ndarray:
+    from keras_classics.data.evaluation import preprocess_with_record
+
+    return preprocess_with_record(tf.constant(image), record).numpy()
+
+
+def resnet20() -> keras.Model:
+    return kc.attach_record(kc.ResNet20(input_shape=(32, 32, 3)), CIFAR)
+
+
+def alexnet_lrn() -> keras.Model:
+    """Its head is a softmax Dense without `predictions_activation` (ResNet-20 has one)."""
+    trunk = kc.AlexNet(include_top=False, pooling="avg", input_shape=(67, 67, 3))
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(trunk.output)
+    return kc.attach_record(keras.Model(trunk.input, outputs, name="alexnet"), ALEXNET)
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory) -> dict[str, tuple[keras.Model, Path]]:
+    """Model name -> (the model, its preset directory), weights moved off their initial values."""
+    saved = {}
+    for build in (resnet20, alexnet_lrn):
+        model = build()
+        perturb_weights(model, np.random.default_rng(0))
+        path = tmp_path_factory.mktemp(model.name) / "preset"
+        hub.classifier(model).save_to_preset(str(path))
+        saved[model.name] = model, path
+    return saved
+
+
+@pytest.fixture(params=["resnet20", "alexnet"])
+def saved(request, presets) -> tuple[keras.Model, Path]:
+    return presets[request.param]
+
+
+def _inputs(model: keras.Model, count: int = 3) -> np.ndarray:
+    size = model.input_shape[1]
+    return np.random.default_rng(1).normal(0, 50, (count, size, size, 3)).astype("float32")
+
+
+def test_image_classifier_from_preset_equals_the_model(saved):
+    model, path = saved
+    restored = keras_hub.models.ImageClassifier.from_preset(str(path))
+    assert isinstance(restored, hub.ClassicsImageClassifier)
+    assert isinstance(restored.backbone, hub.ClassicsBackbone)
+    # Rebuilt from the preset's config and weights files, not the original's layers.
+    assert not {id(w) for w in restored.weights} & {id(w) for w in model.weights}
+    x = _inputs(model)
+    assert np.abs(np.asarray(restored(x)) - np.asarray(model(x))).max() == 0.0
+    lrn = kc.layers.LocalResponseNormalization
+    has_lrn = any(isinstance(layer, lrn) for layer in restored.backbone.layers)
+    assert has_lrn == (model.name == "alexnet")
+
+
+def test_converter_record_round_trips_and_predict_preprocesses(saved):
+    model, path = saved
+    restored = keras_hub.models.ImageClassifier.from_preset(str(path))
+    converter = restored.preprocessor.image_converter
+    assert isinstance(converter, hub.RecordImageConverter)
+    assert converter.preprocessing == kc.model_record(model)
+    loaded = keras_hub.layers.ImageConverter.from_preset(str(path))
+    assert loaded.preprocessing == kc.model_record(model)
+    # predict() runs the converter on raw uint8 images of another size in its tf.data pipeline.
+    images = np.random.default_rng(2).integers(0, 256, (2, 90, 120, 3), dtype=np.uint8)
+    record = kc.model_record(model)
+    views = np.stack([evaluation_view(image, record) for image in images])
+    expected = model.predict(views, verbose=0)
+    assert np.abs(restored.predict(images, verbose=0) - expected).max() == 0.0
+
+
+def test_backbone_from_preset_gives_the_penultimate_features(saved):
+    model, path = saved
+    backbone = keras_hub.models.Backbone.from_preset(str(path))
+    assert isinstance(backbone, hub.ClassicsBackbone)
+    x = _inputs(model)
+    features = keras.Model(model.input, model.get_layer("predictions").input)(x)
+    output = np.asarray(backbone(x))
+    assert output.shape == (len(x), 1, 1, features.shape[-1])
+    assert np.abs(output[:, 0, 0] - np.asarray(features)).max() == 0.0
+
+
+PHOTO_RECORDS = [
+    kc.PreprocessingRecord("torch", 224, 256),
+    kc.PreprocessingRecord("caffe", 224, 256, "bicubic"),
+    kc.PreprocessingRecord("cifar10", 32, 32),
+]
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    from sklearn.datasets import load_sample_image
+
+    return np.asarray(load_sample_image("china.jpg"))
+
+
+@pytest.mark.parametrize("record", PHOTO_RECORDS, ids=lambda r: r.normalization)
+def test_converter_equals_the_evaluation_view_on_a_photo(photo, record):
+    """Measured difference: 0.0 (the converter runs `preprocess_with_record` itself), for one
+    image, a batch and inside tf.data; keras-hub's stock converter set as close as it goes
+    differs by up to 2.1 in normalised units even at the same field of view (docs)."""
+    expected = evaluation_view(photo, record)
+    converter = hub.RecordImageConverter(record)
+    assert np.asarray(converter(photo)).shape == (record.image_size, record.image_size, 3)
+    assert np.abs(np.asarray(converter(photo)) - expected).max() == 0.0
+    assert np.abs(np.asarray(converter(np.stack([photo, photo]))) - expected).max() == 0.0
+    (mapped,) = tf.data.Dataset.from_tensors(photo).map(converter).as_numpy_iterator()
+    assert np.abs(mapped - expected).max() == 0.0
+
+
+def test_converter_follows_the_image_data_format():
+    images = np.random.default_rng(3).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+    record = kc.PreprocessingRecord("torch", 8, 10)
+    last = np.asarray(hub.RecordImageConverter(record)(images))
+    keras.config.set_image_data_format("channels_first")
+    first = np.asarray(hub.RecordImageConverter(record)(images))
+    assert first.shape == (2, 3, 8, 8)
+    assert np.abs(first - last.transpose(0, 3, 1, 2)).max() == 0.0
+
+
+def test_converter_rejects_what_it_cannot_take():
+    with pytest.raises(ValueError, match="PreprocessingRecord"):
+        hub.RecordImageConverter("torch")
+    with pytest.raises(ValueError, match=r"\[H, W, 3\] or \[N, H, W, 3\]"):
+        hub.RecordImageConverter(CIFAR)(np.zeros((32, 32), "uint8"))
+
+
+def test_only_a_classifier_ending_in_its_head_is_wrapped():
+    with pytest.raises(ValueError, match=r"no 'predictions' layer.*include_top=True"):
+        hub.backbone(kc.ResNet20(include_top=False, input_shape=(32, 32, 3)))
+    model = kc.ResNet20(input_shape=(32, 32, 3))
+    extended = keras.Model(model.input, keras.layers.Identity(name="extra")(model.output))
+    with pytest.raises(ValueError, match="must end in its classifier"):
+        hub.classifier(extended)
+    keras.config.set_dtype_policy("mixed_float16")
+    with pytest.raises(ValueError, match=r"wraps float32 models.*'mixed_float16'"):
+        hub.classifier(kc.ResNet20(input_shape=(32, 32, 3)))
+
+
+def test_a_fresh_process_loads_the_preset_with_its_custom_layers(presets, tmp_path):
+    """`import keras_classics` imports no keras_hub; `kc.hub` does, and registers what the
+    preset of the LRN model needs: its outputs there equal the original's exactly."""
+    model, path = presets["alexnet"]
+    x = _inputs(model)
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import sys, numpy as np, keras_classics as kc\n"
+        "assert 'keras_hub' not in sys.modules, 'import keras_classics imported keras_hub'\n"
+        "kc.hub\n"
+        "import keras_hub\n"
+        f"restored = keras_hub.models.ImageClassifier.from_preset({str(path)!r})\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, restored(np.load({str(tmp_path / 'x.npy')!r})))\n"
+    )
+    run_python("-c", code)
+    assert np.abs(np.load(tmp_path / "y.npy") - np.asarray(model(x))).max() == 0.0
+
+
+def test_missing_keras_hub_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras_hub", None)
+    monkeypatch.delitem(sys.modules, "keras_classics.hub")
+    with pytest.raises(ImportError, match=r"pip install keras_classics\[hub\]"):
+        __import__("keras_classics.hub")
