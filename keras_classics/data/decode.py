@@ -1,11 +1,17 @@
-"""The one place encoded images are decoded, with a pixel limit checked from the header first.
+"""The one place encoded images are decoded: pixel limit, JPEG scaled decoding, EXIF orientation.
 
 `header_shape` reads (height, width) from the header alone (JPEG: `extract_jpeg_shape`; PNG,
 GIF, BMP: the fixed header fields), so `decode_image` refuses a decompression bomb (a few MB
 of JPEG that decodes to gigabytes) before allocating its pixels. The limit is PIL's
 `Image.MAX_IMAGE_PIXELS` (89,478,485: 1024 x 1024 x 1024 // 4 // 3), changeable per call or
-for the process through `KC_MAX_IMAGE_PIXELS`. Data pipelines, evaluation, `from_folder` and
-the exported bytes signature all decode through here.
+for the process through `KC_MAX_IMAGE_PIXELS`.
+
+Under the limit, a JPEG much larger than its caller needs is decoded by libjpeg at 1/2, 1/4 or
+1/8 scale (`min_side`), so a 12000 x 12000 photograph served at 224 never exists at full size;
+and a JPEG's EXIF Orientation tag is applied, so a portrait phone photo comes out upright. All
+of it is TensorFlow ops (no `py_function`): it runs eagerly, in tf.data maps and inside an
+exported SavedModel. Data pipelines, evaluation, `from_folder` and the exported bytes signature
+all decode through here.
 """
 
 from __future__ import annotations
@@ -16,6 +22,17 @@ import tensorflow as tf
 
 MAX_IMAGE_PIXELS = int(os.environ.get("KC_MAX_IMAGE_PIXELS") or 89_478_485)
 _HEAD = 32  # bytes of header read: enough for PNG, GIF and BMP dimensions
+# A JPEG is decoded at 1/ratio scale when its shorter side stays >= DOWNSCALE_MARGIN x the
+# caller's `min_side`: the antialiased resize that follows still downscales >= 4x, so the DCT
+# scaling's box-like filter barely shows (at 4x the output differs from a full decode's less
+# than TensorFlow's differs from PIL's; at 2x twice as much: docs/reliability.md).
+JPEG_RATIOS = (1, 2, 4, 8)  # the scales libjpeg decodes at (`tf.io.decode_jpeg`'s `ratio`)
+DOWNSCALE_MARGIN = 4
+_EXIF_SPAN = 65536  # an APP1 segment's maximum size: the EXIF IFD0 of an early APP1 lies inside
+_EXIF_MARKER = b"\xff\xe1"  # APP1, then a 2-byte length, then "Exif\0\0" and a TIFF header
+_EXIF_ID = b"Exif\0\0"
+_ORIENTATION_TAG = 0x0112
+_MAX_IFD_ENTRIES = 256
 
 # format -> (magic prefix, height offset, width offset, field size, big-endian)
 _HEADERS = {
@@ -68,13 +85,112 @@ def check_pixels(encoded: tf.Tensor, max_pixels: int | None = None) -> tf.Tensor
         return tf.identity(shape)
 
 
-def decode_image(encoded: tf.Tensor, max_pixels: int | None = None) -> tf.Tensor:
-    """Encoded JPEG/PNG/BMP/GIF bytes -> uint8 RGB [H, W, 3], refused over `max_pixels`.
+def _unsigned(head: tf.Tensor, offset: tf.Tensor, size: int, little: tf.Tensor) -> tf.Tensor:
+    """Unsigned integers of `size` bytes at int64 `offset` (any shape) in uint8 `head`, in
+    either byte order; offsets past the end read zeros."""
+    positions = offset[..., None] + tf.range(size, dtype=tf.int64)
+    inside = positions < tf.size(head, tf.int64)
+    digits = tf.where(inside, tf.cast(tf.gather(head, tf.where(inside, positions, 0)), tf.int64), 0)
+    weights = tf.constant([256**k for k in range(size)], tf.int64)
+    return tf.reduce_sum(digits * tf.where(little, weights, tf.reverse(weights, [0])), -1)
+
+
+def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
+    """The EXIF Orientation (int32 1-8) of JPEG bytes, from their first 64 KB; 1 when there is
+    no APP1 "Exif" segment, no Orientation tag in IFD0, or anything malformed (never an error).
+
+    Reads the TIFF header's byte order ("II" little-endian or "MM" big-endian), IFD0's offset
+    and entry count, and the SHORT value of tag 0x0112.
+    """
+    head = tf.io.decode_raw(
+        tf.strings.substr(encoded, 0, _EXIF_SPAN), tf.uint8, fixed_length=_EXIF_SPAN
+    )
+    marker = _EXIF_MARKER + b"\0\0" + _EXIF_ID  # the length bytes match anything
+    span = _EXIF_SPAN - len(marker)
+    found = tf.ones([span], tf.bool)
+    for index, byte in enumerate(marker):
+        if index not in (2, 3):
+            found &= tf.equal(head[index : index + span], byte)
+    starts = tf.where(found)[:, 0]
+    tiff = tf.concat([starts, [-1]], 0)[0] + len(marker)  # the first APP1 Exif segment
+    little = tf.equal(_unsigned(head, tiff, 2, True), 0x4949)  # "II"
+    big = tf.equal(_unsigned(head, tiff, 2, True), 0x4D4D)  # "MM"
+    valid = (tf.size(starts) > 0) & (little | big) & (_unsigned(head, tiff + 2, 2, little) == 42)
+    ifd = tiff + _unsigned(head, tiff + 4, 4, little)
+    count = tf.minimum(_unsigned(head, ifd, 2, little), _MAX_IFD_ENTRIES)
+    entries = ifd + 2 + 12 * tf.range(count)
+    tagged = (_unsigned(head, entries, 2, little) == _ORIENTATION_TAG) & (
+        _unsigned(head, entries + 2, 2, little) == 3  # type SHORT
+    )
+    values = tf.boolean_mask(_unsigned(head, entries + 8, 2, little), tagged)
+    value = tf.concat([values, [1]], 0)[0]
+    valid &= (value >= 1) & (value <= 8) & (ifd + 2 <= _EXIF_SPAN)
+    return tf.cast(tf.where(valid, value, 1), tf.int32)
+
+
+# Orientation 1-8 -> the upright image: what PIL's `ImageOps.exif_transpose` does (2: flip
+# left-right, 3: rotate 180, 4: flip top-bottom, 5: transpose, 6: rotate 270 (clockwise),
+# 7: transverse, 8: rotate 90 (counter-clockwise)).
+_UPRIGHT = (
+    lambda image: image,
+    tf.image.flip_left_right,
+    lambda image: tf.image.rot90(image, 2),
+    tf.image.flip_up_down,
+    tf.image.transpose,
+    lambda image: tf.image.rot90(image, 3),
+    lambda image: tf.image.rot90(tf.image.transpose(image), 2),
+    lambda image: tf.image.rot90(image, 1),
+)
+
+
+def apply_orientation(image: tf.Tensor, orientation: tf.Tensor) -> tf.Tensor:
+    """[H, W, C] as stored -> upright, for an EXIF orientation 1-8."""
+    branches = [lambda transform=transform: transform(image) for transform in _UPRIGHT]
+    return tf.switch_case(tf.clip_by_value(orientation - 1, 0, 7), branches)
+
+
+def jpeg_ratio(shape: tf.Tensor, min_side: int | tf.Tensor) -> tf.Tensor:
+    """The largest of `JPEG_RATIOS` (int32) keeping the shorter side of (height, width) `shape`
+    at least `DOWNSCALE_MARGIN` x `min_side`; 1 when none does."""
+    shorter = tf.reduce_min(tf.cast(shape, tf.int64))
+    wanted = DOWNSCALE_MARGIN * tf.cast(min_side, tf.int64)
+    ratio = tf.constant(1, tf.int32)
+    for candidate in JPEG_RATIOS[1:]:
+        ratio = tf.where(shorter // candidate >= wanted, candidate, ratio)
+    return ratio
+
+
+def _decode_jpeg(encoded: tf.Tensor, ratio: tf.Tensor) -> tf.Tensor:
+    """JPEG bytes decoded at 1/`ratio` scale (`ratio` is an attribute: one branch each)."""
+    branches = [
+        lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in JPEG_RATIOS
+    ]
+    index = tf.argmax(tf.equal(tf.constant(JPEG_RATIOS), ratio), output_type=tf.int32)
+    return tf.switch_case(index, branches)
+
+
+def decode_image(
+    encoded: tf.Tensor, max_pixels: int | None = None, min_side: int | tf.Tensor | None = None
+) -> tf.Tensor:
+    """Encoded JPEG/PNG/BMP/GIF bytes -> uint8 RGB [H, W, 3], upright, refused over `max_pixels`.
 
     Grayscale is replicated to RGB and alpha is dropped (`channels=3`); an animated GIF gives
-    its first frame. Undecodable or oversized bytes raise `tf.errors.InvalidArgumentError`.
+    its first frame; a JPEG's EXIF orientation is applied. `min_side`: the shorter side the
+    caller will resize to; a JPEG larger than `DOWNSCALE_MARGIN` x that is decoded at 1/2, 1/4
+    or 1/8 scale (None: full size). Undecodable or oversized bytes raise
+    `tf.errors.InvalidArgumentError`.
     """
-    with tf.control_dependencies([check_pixels(encoded, max_pixels)]):
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    shape = check_pixels(encoded, max_pixels)
+
+    def jpeg() -> tf.Tensor:
+        ratio = 1 if min_side is None else jpeg_ratio(shape, min_side)
+        return apply_orientation(_decode_jpeg(encoded, ratio), exif_orientation(encoded))
+
+    with tf.control_dependencies([shape]):
+        image = tf.cond(
+            tf.io.is_jpeg(encoded),
+            jpeg,
+            lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False),
+        )
     image.set_shape([None, None, 3])
     return image
