@@ -29,8 +29,9 @@ _HEAD = 32  # bytes of header read: enough for PNG, GIF and BMP dimensions
 JPEG_RATIOS = (1, 2, 4, 8)  # the scales libjpeg decodes at (`tf.io.decode_jpeg`'s `ratio`)
 DOWNSCALE_MARGIN = 4
 _EXIF_SPAN = 65536  # an APP1 segment's maximum size: the EXIF IFD0 of an early APP1 lies inside
-_EXIF_MARKER = b"\xff\xe1"  # APP1, then a 2-byte length, then "Exif\0\0" and a TIFF header
+_APP1 = 0xFFE1  # the segment marker, then a 2-byte length, "Exif\0\0" and a TIFF header
 _EXIF_ID = b"Exif\0\0"
+_MAX_SEGMENTS = 8  # segments read before giving up (APP0 JFIF, APP2 ICC... may come first)
 _ORIENTATION_TAG = 0x0112
 _MAX_IFD_ENTRIES = 256
 
@@ -87,9 +88,9 @@ def check_pixels(encoded: tf.Tensor, max_pixels: int | None = None) -> tf.Tensor
 
 def _unsigned(head: tf.Tensor, offset: tf.Tensor, size: int, little: tf.Tensor) -> tf.Tensor:
     """Unsigned integers of `size` bytes at int64 `offset` (any shape) in uint8 `head`, in
-    either byte order; offsets past the end read zeros."""
+    either byte order; offsets outside `head` read zeros."""
     positions = offset[..., None] + tf.range(size, dtype=tf.int64)
-    inside = positions < tf.size(head, tf.int64)
+    inside = (positions >= 0) & (positions < tf.size(head, tf.int64))
     digits = tf.where(inside, tf.cast(tf.gather(head, tf.where(inside, positions, 0)), tf.int64), 0)
     weights = tf.constant([256**k for k in range(size)], tf.int64)
     return tf.reduce_sum(digits * tf.where(little, weights, tf.reverse(weights, [0])), -1)
@@ -105,17 +106,17 @@ def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
     head = tf.io.decode_raw(
         tf.strings.substr(encoded, 0, _EXIF_SPAN), tf.uint8, fixed_length=_EXIF_SPAN
     )
-    marker = _EXIF_MARKER + b"\0\0" + _EXIF_ID  # the length bytes match anything
-    span = _EXIF_SPAN - len(marker)
-    found = tf.ones([span], tf.bool)
-    for index, byte in enumerate(marker):
-        if index not in (2, 3):
-            found &= tf.equal(head[index : index + span], byte)
-    starts = tf.where(found)[:, 0]
-    tiff = tf.concat([starts, [-1]], 0)[0] + len(marker)  # the first APP1 Exif segment
+    exif_id = int.from_bytes(_EXIF_ID, "big")
+    segment = tf.constant(2, tf.int64)  # after SOI: marker (2 bytes), length (2 bytes), data
+    tiff = tf.constant(-1, tf.int64)
+    for _ in range(_MAX_SEGMENTS):  # walk the first segments: APP1 Exif comes first or early
+        app1 = (_unsigned(head, segment, 2, False) == _APP1) & (tiff < 0)
+        exif = app1 & (_unsigned(head, segment + 4, len(_EXIF_ID), False) == exif_id)
+        tiff = tf.where(exif, segment + 4 + len(_EXIF_ID), tiff)
+        segment += 2 + _unsigned(head, segment + 2, 2, False)
     little = tf.equal(_unsigned(head, tiff, 2, True), 0x4949)  # "II"
     big = tf.equal(_unsigned(head, tiff, 2, True), 0x4D4D)  # "MM"
-    valid = (tf.size(starts) > 0) & (little | big) & (_unsigned(head, tiff + 2, 2, little) == 42)
+    valid = (tiff >= 0) & (little | big) & (_unsigned(head, tiff + 2, 2, little) == 42)
     ifd = tiff + _unsigned(head, tiff + 4, 4, little)
     count = tf.minimum(_unsigned(head, ifd, 2, little), _MAX_IFD_ENTRIES)
     entries = ifd + 2 + 12 * tf.range(count)
@@ -129,8 +130,8 @@ def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
 
 
 # Orientation 1-8 -> the upright image: what PIL's `ImageOps.exif_transpose` does (2: flip
-# left-right, 3: rotate 180, 4: flip top-bottom, 5: transpose, 6: rotate 270 (clockwise),
-# 7: transverse, 8: rotate 90 (counter-clockwise)).
+# left-right, 3: rotate 180, 4: flip top-bottom, 5: transpose, 6: rotate 90 clockwise,
+# 7: transverse, 8: rotate 90 counter-clockwise; `rot90` turns counter-clockwise).
 _UPRIGHT = (
     lambda image: image,
     tf.image.flip_left_right,
@@ -162,11 +163,17 @@ def jpeg_ratio(shape: tf.Tensor, min_side: int | tf.Tensor) -> tf.Tensor:
 
 def _decode_jpeg(encoded: tf.Tensor, ratio: tf.Tensor) -> tf.Tensor:
     """JPEG bytes decoded at 1/`ratio` scale (`ratio` is an attribute: one branch each)."""
-    branches = [
-        lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in JPEG_RATIOS
-    ]
+    branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in JPEG_RATIOS]
     index = tf.argmax(tf.equal(tf.constant(JPEG_RATIOS), ratio), output_type=tf.int32)
     return tf.switch_case(index, branches)
+
+
+def decode_jpeg_square(encoded: tf.Tensor, top, left, side) -> tf.Tensor:
+    """The `side` x `side` window at (top, left) of JPEG bytes, in the stored image's pixels,
+    turned upright (only the window is decoded). A window placed uniformly in the stored image
+    is placed uniformly in the upright one: training crops sample it from the header's size."""
+    window = tf.image.decode_and_crop_jpeg(encoded, tf.stack([top, left, side, side]), channels=3)
+    return apply_orientation(window, exif_orientation(encoded))
 
 
 def decode_image(
@@ -183,8 +190,11 @@ def decode_image(
     shape = check_pixels(encoded, max_pixels)
 
     def jpeg() -> tf.Tensor:
-        ratio = 1 if min_side is None else jpeg_ratio(shape, min_side)
-        return apply_orientation(_decode_jpeg(encoded, ratio), exif_orientation(encoded))
+        if min_side is None:
+            stored = tf.io.decode_jpeg(encoded, channels=3)
+        else:
+            stored = _decode_jpeg(encoded, jpeg_ratio(shape, min_side))
+        return apply_orientation(stored, exif_orientation(encoded))
 
     with tf.control_dependencies([shape]):
         image = tf.cond(

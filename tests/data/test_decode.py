@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image, ImageOps
 
+from keras_classics.data.augment import get_recipe, random_scale_crop
 from keras_classics.data.decode import (
     DOWNSCALE_MARGIN,
     JPEG_RATIOS,
@@ -131,6 +132,16 @@ def test_malformed_exif_is_ignored():
         expected = picture if name == "no EXIF" else stored
         assert np.abs(decoded - expected).mean() < 1.5, name
     assert int(exif_orientation(tf.constant(b"\xff\xd8\xff\xe1\0\x10Exif\0\0MM"))) == 1
+
+
+def test_exif_orientation_never_raises_on_random_damage(rng):
+    data = bytearray(oriented_jpeg(upright_picture(), 6, "<"))
+    start, end = 2, data.index(b"\xff\xdb")  # SOI .. the quantisation tables: APP0, APP1
+    for _ in range(40):
+        damaged = data.copy()
+        for at in rng.integers(start, end, 6):
+            damaged[at] = rng.integers(0, 256)
+        assert 1 <= int(exif_orientation(tf.constant(bytes(damaged)))) <= 8
 
 
 def test_from_folder_and_the_evaluation_pipeline_see_exif_photos_upright(tmp_path):
@@ -270,3 +281,17 @@ def test_a_12000_pixel_square_jpeg_is_refused_or_decoded_in_bounded_memory(huge_
         message = "image too large: 12000 x 12000 pixels, over the limit of 89,478,485"
         assert f"{message} (KC_MAX_IMAGE_PIXELS)" in figures["outcome"], figures
         assert figures["peak_mb"] - figures["before_mb"] < 100, figures
+
+
+def test_training_crops_of_exif_photos_are_upright():
+    """The fused training crop decodes a window of the stored JPEG and turns it upright: in
+    every crop red still grows to the right and green downwards, as in the upright picture."""
+    picture = upright_picture(96, 128)
+    recipe = get_recipe("resnet")
+    for orientation in (3, 6, 7):
+        data = tf.constant(oriented_jpeg(picture, orientation))
+        for seed in range(3):
+            crop = random_scale_crop(data, tf.constant([seed, 1]), recipe, 32, encoded=True)
+            crop = crop.numpy()
+            assert np.diff(crop[..., 0], axis=1).mean() > 0.5, (orientation, seed)
+            assert np.diff(crop[..., 1], axis=0).mean() > 0.5, (orientation, seed)
