@@ -28,10 +28,9 @@ _HEAD = 32  # bytes of header read: enough for PNG, GIF and BMP dimensions
 # than TensorFlow's differs from PIL's; at 2x twice as much: docs/reliability.md).
 JPEG_RATIOS = (1, 2, 4, 8)  # the scales libjpeg decodes at (`tf.io.decode_jpeg`'s `ratio`)
 DOWNSCALE_MARGIN = 4
-_EXIF_SPAN = 65536  # an APP1 segment's maximum size: the EXIF IFD0 of an early APP1 lies inside
-_APP1 = 0xFFE1  # the segment marker, then a 2-byte length, "Exif\0\0" and a TIFF header
+_EXIF_SPAN = 65536  # an APP1 segment's maximum size: EXIF's IFD0 lies within it
+_APP1 = b"\xff\xe1"  # the APP1 marker, a 2-byte length, "Exif\0\0", then a TIFF header
 _EXIF_ID = b"Exif\0\0"
-_MAX_SEGMENTS = 8  # segments read before giving up (APP0 JFIF, APP2 ICC... may come first)
 _ORIENTATION_TAG = 0x0112
 _MAX_IFD_ENTRIES = 256
 
@@ -96,28 +95,30 @@ def _unsigned(head: tf.Tensor, offset: tf.Tensor, size: int, little: tf.Tensor) 
     return tf.reduce_sum(digits * tf.where(little, weights, tf.reverse(weights, [0])), -1)
 
 
-def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
-    """The EXIF Orientation (int32 1-8) of JPEG bytes, from their first 64 KB; 1 when there is
-    no APP1 "Exif" segment, no Orientation tag in IFD0, or anything malformed (never an error).
+def _exif_tiff_start(encoded: tf.Tensor) -> tf.Tensor:
+    """int64 position of the TIFF header of a JPEG's APP1 "Exif" segment (the first
+    "Exif\\0\\0" in the first 64 KB, right after an APP1 marker and length), -1 when none.
 
-    Reads the TIFF header's byte order ("II" little-endian or "MM" big-endian), IFD0's offset
-    and entry count, and the SHORT value of tag 0x0112.
+    One string split: a file without EXIF costs a scan of its first 64 KB and nothing more.
     """
+    head = tf.strings.substr(encoded, 0, _EXIF_SPAN)
+    parts = tf.strings.split(head, sep=_EXIF_ID, maxsplit=1)
+    before = tf.strings.length(parts[0])
+    marker = tf.strings.substr(head, tf.maximum(before - 4, 0), 2)  # FF E1, then the length
+    found = (tf.size(parts) > 1) & (before >= 4) & tf.equal(marker, _APP1)
+    return tf.cast(tf.where(found, before + len(_EXIF_ID), -1), tf.int64)
+
+
+def _ifd0_orientation(tiff: tf.Tensor) -> tf.Tensor:
+    """The Orientation in the IFD0 of TIFF bytes `tiff` (first `_EXIF_SPAN`); 1 if malformed."""
     head = tf.io.decode_raw(
-        tf.strings.substr(encoded, 0, _EXIF_SPAN), tf.uint8, fixed_length=_EXIF_SPAN
+        tf.strings.substr(tiff, 0, _EXIF_SPAN), tf.uint8, fixed_length=_EXIF_SPAN
     )
-    exif_id = int.from_bytes(_EXIF_ID, "big")
-    segment = tf.constant(2, tf.int64)  # after SOI: marker (2 bytes), length (2 bytes), data
-    tiff = tf.constant(-1, tf.int64)
-    for _ in range(_MAX_SEGMENTS):  # walk the first segments: APP1 Exif comes first or early
-        app1 = (_unsigned(head, segment, 2, False) == _APP1) & (tiff < 0)
-        exif = app1 & (_unsigned(head, segment + 4, len(_EXIF_ID), False) == exif_id)
-        tiff = tf.where(exif, segment + 4 + len(_EXIF_ID), tiff)
-        segment += 2 + _unsigned(head, segment + 2, 2, False)
-    little = tf.equal(_unsigned(head, tiff, 2, True), 0x4949)  # "II"
-    big = tf.equal(_unsigned(head, tiff, 2, True), 0x4D4D)  # "MM"
-    valid = (tiff >= 0) & (little | big) & (_unsigned(head, tiff + 2, 2, little) == 42)
-    ifd = tiff + _unsigned(head, tiff + 4, 4, little)
+    zero = tf.constant(0, tf.int64)
+    little = tf.equal(_unsigned(head, zero, 2, True), 0x4949)  # "II"
+    big = tf.equal(_unsigned(head, zero, 2, True), 0x4D4D)  # "MM"
+    valid = (little | big) & (_unsigned(head, zero + 2, 2, little) == 42)
+    ifd = _unsigned(head, zero + 4, 4, little)
     count = tf.minimum(_unsigned(head, ifd, 2, little), _MAX_IFD_ENTRIES)
     entries = ifd + 2 + 12 * tf.range(count)
     tagged = (_unsigned(head, entries, 2, little) == _ORIENTATION_TAG) & (
@@ -129,25 +130,36 @@ def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.where(valid, value, 1), tf.int32)
 
 
-# Orientation 1-8 -> the upright image: what PIL's `ImageOps.exif_transpose` does (2: flip
-# left-right, 3: rotate 180, 4: flip top-bottom, 5: transpose, 6: rotate 90 clockwise,
-# 7: transverse, 8: rotate 90 counter-clockwise; `rot90` turns counter-clockwise).
-_UPRIGHT = (
-    lambda image: image,
-    tf.image.flip_left_right,
-    lambda image: tf.image.rot90(image, 2),
-    tf.image.flip_up_down,
-    tf.image.transpose,
-    lambda image: tf.image.rot90(image, 3),
-    lambda image: tf.image.rot90(tf.image.transpose(image), 2),
-    lambda image: tf.image.rot90(image, 1),
-)
+def exif_orientation(encoded: tf.Tensor) -> tf.Tensor:
+    """The EXIF Orientation (int32 1-8) of JPEG bytes; 1 when there is no APP1 "Exif"
+    segment in the first 64 KB, no Orientation tag in IFD0, or anything malformed (never an
+    error).
+
+    Reads the TIFF header's byte order ("II" little-endian or "MM" big-endian), IFD0's offset
+    and entry count, and the SHORT value of tag 0x0112, within 64 KB of the TIFF header (an
+    APP1 segment's maximum size).
+    """
+    tiff = _exif_tiff_start(encoded)
+    return tf.cond(
+        tiff >= 0,
+        lambda: _ifd0_orientation(tf.strings.substr(encoded, tf.maximum(tiff, 0), _EXIF_SPAN)),
+        lambda: tf.constant(1, tf.int32),
+    )
 
 
 def apply_orientation(image: tf.Tensor, orientation: tf.Tensor) -> tf.Tensor:
-    """[H, W, C] as stored -> upright, for an EXIF orientation 1-8."""
-    branches = [lambda transform=transform: transform(image) for transform in _UPRIGHT]
-    return tf.switch_case(tf.clip_by_value(orientation - 1, 0, 7), branches)
+    """[H, W, C] as stored -> upright, for an EXIF orientation 1-8, as PIL's
+    `ImageOps.exif_transpose`: 5-8 swap the axes (5 transpose, 6 rotate 90 clockwise,
+    7 transverse, 8 rotate 90 counter-clockwise), then rows and/or columns are reversed
+    (2 flip left-right, 3 rotate 180, 4 flip top-bottom). Plain ops with tensor arguments (a
+    permutation, the axes to reverse): no control flow."""
+    swap = orientation >= 5
+    image = tf.transpose(image, tf.where(swap, [1, 0, 2], [0, 1, 2]))
+    reverse_rows = tf.reduce_any(tf.equal(orientation, [3, 4, 7, 8]))
+    reverse_columns = tf.reduce_any(tf.equal(orientation, [2, 3, 6, 7]))
+    image = tf.reverse(image, tf.boolean_mask([0, 1], tf.stack([reverse_rows, reverse_columns])))
+    image.set_shape([None, None, image.shape[-1]])
+    return image
 
 
 def jpeg_ratio(shape: tf.Tensor, min_side: int | tf.Tensor) -> tf.Tensor:
