@@ -227,6 +227,37 @@ def test_a_large_jpeg_decodes_scaled_and_keeps_its_evaluation_view():
     assert np.abs(scaled.numpy() - full.numpy()).mean() < 1.25
 
 
+def test_decoding_at_one_eighth_fails_where_a_full_decode_fails(rng):
+    """`from_folder(verify=True)` decodes JPEGs at 1/8 scale (`min_side=1`): truncated, damaged
+    scans and damaged headers are caught exactly as a full decode catches them."""
+    pixels = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    encoded_jpeg = buffer.getvalue()
+    scan = encoded_jpeg.index(b"\xff\xda")
+
+    def outcome(data: bytes, min_side: int | None) -> str:
+        try:
+            return str(decode_image(tf.constant(data), min_side=min_side).shape)
+        except tf.errors.InvalidArgumentError:
+            return "error"
+
+    outcomes = set()
+    for trial in range(30):
+        data = bytearray(encoded_jpeg)
+        if trial % 3 == 0:
+            data = data[: rng.integers(scan + 20, len(data) - 2)]
+        else:
+            low = scan + 20 if trial % 3 == 1 else 2
+            high = len(data) - 2 if trial % 3 == 1 else scan
+            for at in rng.integers(low, high, 5):
+                data[at] = rng.integers(0, 256)
+        full = outcome(bytes(data), None)
+        assert (outcome(bytes(data), 1) == "error") == (full == "error"), trial
+        outcomes.add(full == "error")
+    assert outcomes == {True, False}  # both kinds of file were tried
+
+
 # ----------------------------------------------------------------------------- memory
 
 
