@@ -4,13 +4,14 @@ python -m benchmarks.decode_memory                      # this checkout
 python -m benchmarks.decode_memory --package-root DIR   # another one (e.g. `git archive BASE`)
 python -m benchmarks.decode_memory --overhead           # time cost of reading EXIF
 
-Makes a 12000 x 12000 JPEG (about 2 MB) and a `--png-side` square PNG once with PIL, exports a
-tiny model's serving signatures, then runs each case in a new process with KC_MAX_IMAGE_PIXELS
-raised above the images: the evaluation preprocessing (`preprocess_for_eval` at 224), the
-exported bytes signature with one and with two such JPEGs in one request, and
-`from_folder(verify=True)` over the PNG. Each case prints its peak RSS (`VmHWM`), the RSS after
-importing TensorFlow and loading its inputs (`before`), and its wall time. There is no peer
-library here: the comparison is this checkout against another (the code before the change).
+Makes a 12000 x 12000 JPEG (about 2 MB) and a `--png-side` square PNG (23000: PIL holds 2 GB
+while writing it) once with PIL, exports a tiny model's serving signatures, then runs each case
+in a new process with KC_MAX_IMAGE_PIXELS raised above the images: the evaluation preprocessing
+(`preprocess_for_eval` at 224), the exported bytes signature with one and with two such JPEGs in
+one request, and `from_folder(verify=True)` over the PNG. Each case prints its peak RSS
+(`VmHWM`), the RSS after importing TensorFlow and loading its inputs (`before`), and its wall
+time. There is no peer library here: the comparison is this checkout against another (the code
+before the change).
 
 `--overhead` times, in one process with interleaved rounds, what reading the EXIF orientation
 adds to decoding an ImageNet-sized (500 x 375) JPEG without EXIF: `decode_image` against
@@ -138,7 +139,7 @@ def exif_overhead(images: int, rounds: int) -> None:
     }
     for name, functions in pairs.items():
         ratios = []
-        for _ in range(rounds + 1):  # the first round traces: not counted
+        for _ in range(rounds + 1):  # the first round warms up: not counted
             seconds = []
             for function in functions:
                 dataset = tf.data.Dataset.from_tensors(data).repeat(images + 1).map(function)
@@ -162,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--package-root", type=Path, default=REPO)
     parser.add_argument("--side", type=int, default=12000, help="the JPEG's side")
-    parser.add_argument("--png-side", type=int, default=12000, help="the PNG's side")
+    parser.add_argument("--png-side", type=int, default=23000, help="the PNG's side")
     parser.add_argument("--overhead", action="store_true", help="time the EXIF read instead")
     parser.add_argument("--images", type=int, default=400, help="--overhead: images per round")
     parser.add_argument("--rounds", type=int, default=7, help="--overhead: rounds")
