@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from keras_classics.data.decode import check_pixels, decode_image
+from keras_classics.data.decode import check_pixels, decode_image, decode_jpeg_square
 from keras_classics.data.evaluation import eval_resize_size
 from keras_classics.normalization import (
     IMAGENET_PCA_EIGVAL,
@@ -199,7 +199,7 @@ def image_shape(image: tf.Tensor, encoded: bool) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def crop_window(image: tf.Tensor, window, encoded: bool) -> tf.Tensor:
-    """The (top, left, side) window as uint8 RGB; JPEG bytes decode only that window."""
+    """The (top, left, side) window as uint8 RGB, upright; JPEG bytes decode only that window."""
     top, left, side = window[:3]
 
     def slice_decoded(decoded):
@@ -209,7 +209,7 @@ def crop_window(image: tf.Tensor, window, encoded: bool) -> tf.Tensor:
         return slice_decoded(image)
     return tf.cond(
         tf.io.is_jpeg(image),
-        lambda: tf.image.decode_and_crop_jpeg(image, tf.stack([top, left, side, side]), channels=3),
+        lambda: decode_jpeg_square(image, top, left, side),
         lambda: slice_decoded(decode_image(image)),
     )
 

@@ -68,7 +68,8 @@ def preprocess_for_eval(
     resize_size = eval_resize_size(image_size) if resize_size is None else resize_size
     if resize_size < image_size:
         raise ValueError(f"resize_size {resize_size} must be at least image_size {image_size}")
-    image = tf.cast(image, tf.float32)
+    # uint8 goes into the resize as it is (its kernel reads any dtype, writes float32): a cast
+    # first would hold a float32 copy of the whole decoded image, 4x its bytes.
     image = resize_shorter_side(image, resize_size, interpolation)
     image = center_crop(image, image_size)
     image.set_shape([image_size, image_size, 3])

@@ -178,7 +178,7 @@ def make_dataset(
         dataset = dataset.map(
             lambda image, label: (
                 preprocess_for_eval(
-                    decode_image(image) if encoded else image,
+                    decode_image(image, min_side=resize_size) if encoded else image,
                     image_size=image_size,
                     resize_size=resize_size,
                     normalization=normalization or recipe.normalization,

@@ -351,7 +351,10 @@ class ClassifierSignatures:
         ]
         with tf.control_dependencies(checks):
             images = self.preprocess_batch(
-                tf.identity(image_bytes), lambda encoded: self.preprocess(decode_image(encoded))
+                tf.identity(image_bytes),
+                lambda encoded: self.preprocess(
+                    decode_image(encoded, min_side=self.config.resize_size)
+                ),
             )
         return self._predictions(images)
 

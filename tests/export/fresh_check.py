@@ -61,10 +61,14 @@ for key, value in numpy(images_fn(images=tf.constant(images))).items():
 valid = numpy(bytes_fn(image_bytes=tf.constant(encoded)))
 for key, value in valid.items():
     arrays[f"bytes/{key}"] = value
-# The uint8 signature on the decoded photograph, the bytes signature on its file.
+# The uint8 signature on the decoded photograph, the bytes signature on its file. The bytes
+# signature decodes this 427 x 640 JPEG at 1/2 scale for the export's 37-pixel resize (its
+# shorter side stays >= 4 x 37: keras_classics.data.decode.DOWNSCALE_MARGIN), so the client
+# decodes it so too.
 photograph = Path(sys.argv[3]).read_bytes()
 tensor_fn = loaded.signatures["image_tensor"]
-for key, value in numpy(tensor_fn(image_tensor=tf.io.decode_jpeg(photograph)[None])).items():
+photo_tensor = tf.io.decode_jpeg(photograph, ratio=2)[None]
+for key, value in numpy(tensor_fn(image_tensor=photo_tensor)).items():
     arrays[f"photo_tensor/{key}"] = value
 for key, value in numpy(bytes_fn(image_bytes=tf.constant([photograph]))).items():
     arrays[f"photo_bytes/{key}"] = value
