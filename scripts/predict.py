@@ -39,7 +39,13 @@ def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list
             f"{path} carries no preprocessing record (a bare builder's model): export it with "
             "explicit flags (scripts/export.py) and use --saved-model"
         )
-    batch = np.stack([preprocess_with_record(decode_image(image), record) for image in images])
+    # Decoded at the scale the exported bytes signature uses, so both answer alike.
+    batch = np.stack(
+        [
+            preprocess_with_record(decode_image(image, min_side=record.resize_size), record)
+            for image in images
+        ]
+    )
     return kc.decode_predictions(model.predict_on_batch(batch), top=top_k, preset_or_model=record)
 
 
