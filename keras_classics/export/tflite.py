@@ -35,6 +35,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from keras_classics.durable import atomic_write
 from keras_classics.export import spec
 from keras_classics.export.describe import resolve_saved_model
 from keras_classics.export.serving import read_metadata
@@ -48,14 +49,15 @@ NORMALIZER_KEY = "normalizer"
 
 
 def check_tflite_path(path: str | os.PathLike) -> Path:
-    """`path` as a Path when it can be written as a TFLite file (a `.tflite` name in an existing
-    directory); a clear ValueError otherwise."""
+    """`path` as a Path when it can be written as a TFLite file (a `.tflite` name whose missing
+    directories can be made, as the export base's are); a clear ValueError otherwise."""
     path = Path(path)
     if path.suffix != SUFFIX:
         raise ValueError(f"the TFLite file's name must end in {SUFFIX!r}; got {os.fspath(path)!r}")
-    if not path.parent.is_dir():
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
         raise ValueError(
-            f"cannot write {os.fspath(path)!r}: directory {os.fspath(path.parent)!r} does not exist"
+            f"cannot write {os.fspath(path)!r}: {os.fspath(blocking)!r} is a file, not a directory"
         )
     return path
 
@@ -66,7 +68,7 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
     Args:
         saved_model: a version directory written by `export_saved_model`, or its base path (the
             newest version is converted).
-        path: the `.tflite` file to write (replaced if it exists); its directory must exist.
+        path: the `.tflite` file to write (replaced if it exists; missing directories are made).
 
     The export's metadata, with its preprocessing record, is packed into the file
     (`read_tflite_record`). An op outside TFLite's builtins is a ValueError naming it.
@@ -92,10 +94,8 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(PACKED_METADATA, json.dumps(metadata, indent=2) + "\n")
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(flatbuffer + packed.getvalue())
-    os.replace(partial, path)  # a reader never sees half a file
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, flatbuffer + packed.getvalue())  # a reader never sees half a file
 
 
 def read_tflite_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -215,14 +216,18 @@ class TensorBoardLog:
     def start(self, step: int) -> None:
         """Marks a (re)start at `step` in every log: TensorBoard discards what they hold from
         `step` on (its "purge orphaned data" rule for event files of version 2)."""
-        from tensorflow.python.ops import summary_ops_v2  # `import_event`: no public name
-
+        try:  # `import_event` has no public name; TensorFlow may move it
+            from tensorflow.python.ops.summary_ops_v2 import import_event
+        except ImportError as error:
+            message = f"TensorBoard restart not marked ({error}): a retrained epoch may show twice"
+            warnings.warn(message, stacklevel=2)
+            return
         v1 = self._tf.compat.v1
         start = v1.SessionLog(status=v1.SessionLog.START)
         event = v1.Event(step=step, wall_time=time.time(), session_log=start)
         for writer in self._writers.values():
             with writer.as_default():
-                summary_ops_v2.import_event(self._tf.constant(event.SerializeToString()))
+                import_event(self._tf.constant(event.SerializeToString()))
             writer.flush()
 
     def scalars(self, split: str, values: Mapping[str, float | None], step: int) -> None:

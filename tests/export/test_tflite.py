@@ -158,7 +158,7 @@ def export_main():
 
 
 def test_export_script_writes_a_tflite_that_loads(tmp_path, capsys):
-    path = tmp_path / "resnet20.tflite"
+    path = tmp_path / "new" / "resnet20.tflite"  # its directory is made, as the export base's
     argv = ["--model", "resnet20", "--model-option", "classes=4", "--normalization", "cifar10"]
     argv += ["--no-warmup", "--export-base", str(tmp_path / "base"), "--tflite", str(path)]
     assert run_script(export_main(), argv) == 0
@@ -181,10 +181,11 @@ def test_export_script_writes_a_tflite_that_loads(tmp_path, capsys):
     ("tflite", "fragment"),
     [
         ("{tmp}/model.txt", "the TFLite file's name must end in '.tflite'"),
-        ("{tmp}/missing/model.tflite", "/missing' does not exist"),
+        ("{tmp}/a_file/model.tflite", "/a_file' is a file, not a directory"),
     ],
 )
 def test_a_bad_tflite_path_is_one_error_line(tmp_path, capsys, tflite, fragment):
+    (tmp_path / "a_file").write_text("")
     argv = ["--export-base", str(tmp_path / "base"), "--tflite", tflite.format(tmp=tmp_path)]
     assert run_script(export_main(), argv) == 2
     err = capsys.readouterr().err
