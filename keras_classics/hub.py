@@ -32,12 +32,12 @@ except ImportError as error:
         f"(importing keras_hub failed: {error})"
     ) from error
 
+from keras_classics.models.common import HEAD_ACTIVATION_LAYER as HEAD_ACTIVATION
+from keras_classics.models.common import HEAD_LAYER as HEAD
 from keras_classics.models.common import channel_axis
 from keras_classics.models.record import model_record
 from keras_classics.normalization import PreprocessingRecord
 
-HEAD = "predictions"
-HEAD_ACTIVATION = "predictions_activation"
 FEATURES_MAP = "features_map"
 
 

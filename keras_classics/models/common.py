@@ -263,6 +263,12 @@ def global_pool(x: Any, pooling: str | None) -> Any:
     return x
 
 
+# The classifier's stable layer names (docs: "Layer names"); converters, fine-tuning and the
+# keras-hub wrapper find the head by them.
+HEAD_LAYER = "predictions"
+HEAD_ACTIVATION_LAYER = "predictions_activation"
+
+
 def classifier(x: Any, classes: int, activation: str | None, **dense_options: Any) -> Any:
     """The last fully connected layer `predictions` and its activation in float32.
 
@@ -270,13 +276,13 @@ def classifier(x: Any, classes: int, activation: str | None, **dense_options: An
     a mixed-precision policy the softmax (or logits) come out in float32. `dense_options` go to
     the Dense layer (initializers).
     """
-    x = layers.Dense(classes, name="predictions", **dense_options)(x)
+    x = layers.Dense(classes, name=HEAD_LAYER, **dense_options)(x)
     return output_activation(x, activation)
 
 
 def output_activation(x: Any, activation: Any) -> Any:
     """`predictions_activation`: the classifier's activation, computed in float32."""
-    return layers.Activation(activation, dtype="float32", name="predictions_activation")(x)
+    return layers.Activation(activation, dtype="float32", name=HEAD_ACTIVATION_LAYER)(x)
 
 
 def load_weights(model: keras.Model, weights: Any) -> keras.Model:

@@ -21,6 +21,8 @@ from keras_classics.layers import LocalResponseNormalization
 from keras_classics.models.common import (
     BN_EPSILON,
     BN_MOMENTUM,
+    HEAD_ACTIVATION_LAYER,
+    HEAD_LAYER,
     channel_axis,
     check_builder_args,
     check_choice,
@@ -118,7 +120,7 @@ def dense_evaluation_head(x: Any, classes: int, activation: Any) -> Any:
     x = layers.Dropout(DROPOUT_RATE, name="fc1_dropout")(x)
     x = layers.Conv2D(FC_UNITS, 1, activation="relu", name="fc2")(x)
     x = layers.Dropout(DROPOUT_RATE, name="fc2_dropout")(x)
-    x = layers.Conv2D(classes, 1, name="predictions")(x)
+    x = layers.Conv2D(classes, 1, name=HEAD_LAYER)(x)
     x = layers.GlobalAveragePooling2D(name="score_pool")(x)
     return output_activation(x, activation)
 
@@ -203,7 +205,7 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
     """
     try:
         flatten = model.get_layer("flatten")
-        activation = model.get_layer("predictions_activation").activation
+        activation = model.get_layer(HEAD_ACTIVATION_LAYER).activation
     except ValueError:
         raise ValueError(
             f"model {model.name!r} has no fully connected head: build it with include_top=True "
@@ -220,9 +222,9 @@ def to_dense_evaluation(model: keras.Model) -> keras.Model:
     x = inputs
     for layer in model.layers[1 : model.layers.index(flatten)]:
         x = layer(x)
-    classes = model.get_layer("predictions").units
+    classes = model.get_layer(HEAD_LAYER).units
     dense = keras.Model(inputs, dense_evaluation_head(x, classes, activation), name=model.name)
-    for layer_name in ("fc1", "fc2", "predictions"):
+    for layer_name in ("fc1", "fc2", HEAD_LAYER):
         kernel, bias = model.get_layer(layer_name).get_weights()
         target = dense.get_layer(layer_name)
         target.set_weights([kernel.reshape(target.kernel.shape), bias])

@@ -16,13 +16,13 @@ from typing import Any
 
 import keras
 
-from keras_classics.models.common import classifier
+from keras_classics.models.common import HEAD_ACTIVATION_LAYER, HEAD_LAYER, classifier
 from keras_classics.models.record import model_record, stored_record
 from keras_classics.normalization import PreprocessingRecord
 from keras_classics.registry import ModelEntry
 from keras_classics.weights.presets import default_preset, get_preset
 
-HEAD = ("predictions", "predictions_activation")
+HEAD = (HEAD_LAYER, HEAD_ACTIVATION_LAYER)
 
 
 def is_file(weights: str) -> bool:

@@ -22,9 +22,10 @@ import keras
 import numpy as np
 
 from keras_classics.layers import LocalResponseNormalization, ZeroPaddingShortcut
+from keras_classics.models.common import HEAD_LAYER
 
 # Layers of the fully connected head, which a target built with include_top=False lacks.
-HEAD_LAYERS = ("fc1", "fc2", "fc6", "fc7", "predictions")
+HEAD_LAYERS = ("fc1", "fc2", "fc6", "fc7", HEAD_LAYER)
 # Layers without weights that change the function and that no converted source has.
 NO_COUNTERPART = (LocalResponseNormalization, ZeroPaddingShortcut)
 LayerValues = tuple[keras.layers.Layer, list[np.ndarray]]
@@ -37,7 +38,7 @@ def conv_stem(name: str) -> str:
 
 def has_top(model: keras.Model) -> bool:
     """Whether `model` was built with its classifier (`include_top=True`)."""
-    return any(layer.name == "predictions" for layer in model.layers)
+    return any(layer.name == HEAD_LAYER for layer in model.layers)
 
 
 def layers_to_load(
