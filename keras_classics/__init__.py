@@ -4,6 +4,11 @@ The builders and layers are backend-agnostic Keras code; importing this package 
 import TensorFlow unless Keras itself runs on it.
 """
 
+from keras_classics._startup import tensorflow_info_hidden
+
+with tensorflow_info_hidden():  # TF_CPP_MIN_LOG_LEVEL >= 1 then hides TensorFlow's start-up
+    import keras  # noqa: F401 (imported here first: TensorFlow with it, when it is the backend)
+
 from keras_classics import layers
 from keras_classics.models import *  # noqa: F403 (the builders are the public API)
 from keras_classics.models import __all__ as _builders

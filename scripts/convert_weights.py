@@ -12,6 +12,10 @@ The source is inferred from the suffix (.pth/.pt/.safetensors/.npz: a torchvisio
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import sys
 import time
 

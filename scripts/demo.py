@@ -6,6 +6,10 @@ python scripts/demo.py --model resnet34 --model-option shortcut=A
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import sys
 import time
 

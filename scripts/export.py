@@ -15,6 +15,10 @@ flags say it (defaults: normalization "mean", the model's input size, resize 256
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import argparse
 import sys
 

@@ -15,6 +15,10 @@ and named with its class names.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import json
 import sys
 from pathlib import Path

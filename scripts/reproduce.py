@@ -9,6 +9,10 @@ interrupted suite resumes. Exit status 1 when a claim does not hold. docs/reprod
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import sys
 
 from keras_classics.cli import ArgumentParser, run_script

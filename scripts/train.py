@@ -10,6 +10,10 @@ Options and recipes: docs/training.md.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+
 import sys
 import time
 
