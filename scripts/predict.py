@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # no TensorFlow INFO start-up lines
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines off
 
 import json
 import sys
@@ -27,15 +27,22 @@ from keras_classics.cli import ArgumentParser, positive_int, run_script
 from keras_classics.export import client, client_grpc, client_rest, spec
 
 
-def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list[tuple]]:
-    """The top-k (index, name, score) of each encoded image by the `.keras` model at `path`,
-    preprocessed by the evaluation pipeline as the model's record says."""
+def predict_with_record(
+    path: str, images: list[tuple[str, bytes]], top_k: int | None
+) -> list[list[tuple]]:
+    """The top-k (index, name, score) of each encoded image (file name, bytes) by the
+    `.keras` model at `path`, preprocessed as the exported bytes signature would (its record);
+    `top_k` None: 5, or every class when there are fewer."""
     import keras
     import numpy as np
+    import tensorflow as tf
 
     import keras_classics as kc
-    from keras_classics.data.evaluation import decode_image, preprocess_with_record
+    from keras_classics.cli import useful_line
+    from keras_classics.data.evaluation import preprocess_encoded
 
+    if not (Path(path).is_file() and path.endswith(".keras")):
+        raise ValueError(f"--keras-model {path!r} is not a .keras file (as train.py writes)")
     model = keras.saving.load_model(path, safe_mode=True)
     record = kc.model_record(model)
     if record is None:
@@ -43,14 +50,15 @@ def predict_with_record(path: str, images: list[bytes], top_k: int) -> list[list
             f"{path} carries no preprocessing record (a bare builder's model): export it with "
             "explicit flags (scripts/export.py) and use --saved-model"
         )
-    # Decoded at the scale the exported bytes signature uses, so both answer alike.
-    batch = np.stack(
-        [
-            preprocess_with_record(decode_image(image, min_side=record.resize_size), record)
-            for image in images
-        ]
-    )
-    return kc.decode_predictions(model.predict_on_batch(batch), top=top_k, preset_or_model=record)
+    views = []
+    for name, image in images:
+        try:
+            views.append(preprocess_encoded(image, record))
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"{name}: {useful_line(error.message)}") from None
+    probabilities = model.predict_on_batch(np.stack(views))
+    top_k = min(spec.DEFAULT_TOP_K, probabilities.shape[-1]) if top_k is None else top_k
+    return kc.decode_predictions(probabilities, top=top_k, preset_or_model=record)
 
 
 def predict_with_saved_model(
@@ -87,29 +95,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rest-port", type=int, default=8501)
     parser.add_argument("--grpc-port", type=int, default=8500)
     parser.add_argument("--signature", default=spec.SIGNATURE_BYTES)
-    parser.add_argument(
+    local = parser.add_mutually_exclusive_group()
+    local.add_argument(
         "--saved-model",
         metavar="DIR",
         help="run this export's bytes signature locally, without a server (a version directory, "
         "or a base path: its newest version or --version)",
     )
     parser.add_argument("--show-body", action="store_true", help="print the REST request body")
-    parser.add_argument(
+    local.add_argument(
         "--keras-model",
         metavar="FILE",
         help="classify locally with this .keras file, preprocessed as its record says",
     )
     parser.add_argument(
-        "--top-k", type=positive_int, default=spec.DEFAULT_TOP_K, help="with --keras-model"
+        "--top-k",
+        type=positive_int,
+        help=f"with --keras-model (default {spec.DEFAULT_TOP_K}, or every class when fewer)",
     )
     args = parser.parse_args(argv)
 
-    images = [Path(path).read_bytes() for path in args.images]
+    named = [(path, Path(path).read_bytes()) for path in args.images]
     if args.keras_model:
-        labels = predict_with_record(args.keras_model, images, args.top_k)
+        server_options = {"--version": args.version, "--label": args.label}
+        server_options["--protocol grpc"] = args.protocol == "grpc" or None
+        given = [option for option, value in server_options.items() if value is not None]
+        if given:
+            raise ValueError(f"--keras-model classifies locally: drop {', '.join(given)}")
+        labels = predict_with_record(args.keras_model, named, args.top_k)
         for path, row in zip(args.images, labels, strict=True):
             print(f"{path}: " + ", ".join(f"{name} ({score:.4f})" for _, name, score in row))
         return
+    images = [image for _, image in named]
     if args.saved_model and (args.protocol == "grpc" or args.label is not None):
         raise ValueError(
             "--saved-model runs the export locally: use it with --protocol rest and no --label"

@@ -66,6 +66,9 @@ BAD = [
     ("predict", [CHINA, "--saved-model", "{tmp}", "--signature", "x"], "neither a SavedModel"),
     ("predict", [CHINA, "--keras-model", "{tmp}/missing.keras"], "missing.keras"),
     ("predict", [CHINA, "--keras-model", "{tmp}/corrupt.keras"], "corrupt.keras"),
+    ("predict", [CHINA, "--keras-model", "{tmp}"], "is not a .keras file"),
+    ("predict", [CHINA, "--keras-model", "{tmp}/m.keras", "--saved-model", "{tmp}"], "not allowed"),
+    ("predict", [CHINA, "--keras-model", "{tmp}/m.keras", "--label", "x"], "drop --label"),
     ("convert_weights", ["{tmp}/x.pth", "out.h5"], "must end with .weights.h5"),
     ("convert_weights", ["{tmp}/x.pth", "o.weights.h5", "--source", "caffe"], "invalid choice"),
     (
@@ -136,7 +139,7 @@ def test_the_scripts_exit_through_the_wrapper(arguments, error):
         cwd=REPO,
         capture_output=True,
         text=True,
-        # the user's environment: no TF_CPP_MIN_LOG_LEVEL (the scripts default it to 1)
+        # the user's environment: no TF_CPP_MIN_LOG_LEVEL (the scripts default it to 3)
         env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
         timeout=120,
     )

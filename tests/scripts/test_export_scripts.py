@@ -230,3 +230,29 @@ def test_predict_with_a_keras_model_uses_its_record(exported, tmp_path, capsys):
     keras.Model(model.input, model.output).save(tmp_path / "bare.keras")
     with pytest.raises(ValueError, match="carries no preprocessing record"):
         predict_main()([files[0], "--keras-model", str(tmp_path / "bare.keras")])
+    # The seam: a .keras model and its export answer alike on a photograph large enough for
+    # the bytes signature's scaled JPEG decode (375 >= 4 x 40 pixels: decoded at 1/2). A linear
+    # classifier, whose scores move with the pixels (a full-size decode moves them by ~7e-3).
+    from keras_classics.export import export_saved_model
+
+    inputs = keras.Input((32, 32, 3))
+    kernel = keras.initializers.RandomNormal(0, 0.02, seed=1)
+    head = keras.layers.Dense(3, "softmax", kernel_initializer=kernel, name="predictions")
+    linear = kc.attach_record(keras.Model(inputs, head(keras.layers.Flatten()(inputs))), record)
+    linear.save(tmp_path / "linear.keras")
+    export_saved_model(linear, tmp_path / "base", top_k=3, warmup=False)
+    script = runpy.run_path(str(REPO / "scripts" / "predict.py"))
+    photo = [("cat.jpg", Path(files[0]).read_bytes())]
+    local = script["predict_with_record"](str(tmp_path / "linear.keras"), photo, 3)
+    served = script["predict_with_saved_model"](
+        str(tmp_path / "base"), None, "serving_default", [photo[0][1]]
+    )
+    scores = [score for _, _, score in local[0]]
+    np.testing.assert_allclose(scores, served["scores"][0], rtol=0, atol=1e-5)
+    # No --top-k with fewer classes than the default 5: every class, best first.
+    predict_main()([files[0], "--keras-model", str(tmp_path / "model.keras")])
+    assert capsys.readouterr().out.count("(") == 3
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a JPEG")
+    broken = str(tmp_path / "broken.jpg")
+    with pytest.raises(ValueError, match=f"^{broken}: "):  # the file is named
+        predict_main()([files[0], broken, "--keras-model", str(tmp_path / "model.keras")])
