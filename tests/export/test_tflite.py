@@ -94,6 +94,22 @@ def test_interpreter_matches_keras_on_photographs(request, name):
     np.testing.assert_array_equal(decoded, names)  # UTF-8 strings, as the SavedModel's
 
 
+def test_the_consumer_recipe_answers_as_the_server(main_export, resnet20):
+    """The journey seam (docs/tflite.md, 'Preprocessing as the server does'): photograph bytes
+    decoded as the server decodes them (libjpeg scaled decoding: china.jpg at 1/2 for resize
+    37), preprocessed with the packed record, give the SavedModel bytes signature's answer."""
+    _, path = resnet20
+    record = read_tflite_record(path)
+    encoded = PHOTOGRAPH.read_bytes()
+    image = decode_image(encoded, min_side=record.resize_size)
+    assert image.shape[:2] == (214, 320)  # 427x640 at 1/2: the scaled decode is exercised
+    images = preprocess_with_record(image, record)[None].numpy()
+    outputs = tflite_runner(path)(images=images)
+    served = tf.saved_model.load(str(main_export / "export" / "1")).signatures["serving_default"]
+    expected = served(image_bytes=tf.constant([encoded]))["probabilities"].numpy()
+    np.testing.assert_allclose(outputs["probabilities"], expected, rtol=0, atol=ATOL)
+
+
 def test_the_alexnet_record_is_read_back_from_the_file(alexnet):
     _, path = alexnet
     record = read_tflite_record(path)
