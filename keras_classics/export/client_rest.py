@@ -11,6 +11,7 @@ The answers' parsers (`rest_outputs`, `classify_results`, ...) follow TF Serving
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import urllib.error
@@ -27,8 +28,9 @@ def request_json(
 ) -> dict[str, Any]:
     """GETs `url` (no body) or POSTs `body` as JSON; returns the decoded JSON answer.
 
-    Raises ServingError when the server cannot be reached or times out, answers an HTTP error
-    (with TF Serving's `{"error": message}` body or any other), or answers something not JSON.
+    Raises ServingError when the server cannot be reached, times out or closes the connection,
+    answers an HTTP error (with TF Serving's `{"error": message}` body or any other), or answers
+    something not JSON.
     """
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -47,6 +49,11 @@ def request_json(
         raise ServingError(url, "is unreachable", str(error.reason)) from None
     except TimeoutError as error:  # a read that stalls after the connection
         raise ServingError(url, f"did not answer within {timeout:g} s", str(error)) from None
+    except (http.client.HTTPException, ConnectionError) as error:
+        # Accepted, then closed or reset (RemoteDisconnected, IncompleteRead, a bad status line).
+        raise ServingError(url, "connection closed", _describe(error)) from None
+    except OSError as error:
+        raise ServingError(url, "connection failed", _describe(error)) from None
     try:
         answer = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -54,6 +61,13 @@ def request_json(
     if not isinstance(answer, dict):
         raise ServingError(url, "answered HTTP 200", f"not a JSON object: {text[:80]!r}")
     return answer
+
+
+def _describe(error: Exception) -> str:
+    """An exception as one line: its type and its message (some, like BadStatusLine, only hold
+    the offending text)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _error_message(text: bytes) -> str:

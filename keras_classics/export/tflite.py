@@ -29,6 +29,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -49,17 +50,41 @@ NORMALIZER_KEY = "normalizer"
 
 
 def check_tflite_path(path: str | os.PathLike) -> Path:
-    """`path` as a Path when it can be written as a TFLite file (a `.tflite` name whose missing
-    directories can be made, as the export base's are); a clear ValueError otherwise."""
+    """`path` as a Path when it can be written as a TFLite file (a `.tflite` name, not a
+    directory, whose missing directories can be made, as the export base's are); a clear
+    ValueError otherwise. Nothing is written."""
+    if not os.fspath(path):
+        raise ValueError(f"the TFLite file's path is empty: give a file name ending in {SUFFIX!r}")
     path = Path(path)
     if path.suffix != SUFFIX:
         raise ValueError(f"the TFLite file's name must end in {SUFFIX!r}; got {os.fspath(path)!r}")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
+    if path.is_dir():
+        raise ValueError(f"cannot write {os.fspath(path)!r}: it is a directory, not a file")
+    ancestor = next((p for p in path.parents if p.exists()), None)  # Path(".") always exists
+    if ancestor is not None and not ancestor.is_dir():
         raise ValueError(
-            f"cannot write {os.fspath(path)!r}: {os.fspath(blocking)!r} is a file, not a directory"
+            f"cannot write {os.fspath(path)!r}: {os.fspath(ancestor)!r} is a file, not a directory"
+        )
+    problem = None if ancestor is None else _unwritable(ancestor)
+    if problem is not None:
+        raise ValueError(
+            f"cannot write {os.fspath(path)!r}: the directory {os.fspath(ancestor)!r} is not "
+            f"writable ({problem})"
         )
     return path
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why a file cannot be made in `directory`, or None. Permissions first; then an unnamed
+    temporary file, which leaves nothing behind, for what they do not tell root (/proc, /sys,
+    a read-only mount)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "permission denied"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
 
 
 def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Path:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
+import struct
+import threading
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
@@ -443,6 +445,58 @@ def test_rest_timeout():
         with pytest.raises(client.ServingError) as error:
             RestClient("127.0.0.1", silent.getsockname()[1], "m", timeout=0.5).status()
     assert_one_line(error.value, "did not answer within 0.5 s")
+
+
+@contextlib.contextmanager
+def hanging_up(reply: bytes, reset: bool):
+    """A socket server that accepts each connection, reads the request, writes `reply` (maybe
+    nothing) and closes it, with a TCP reset when `reset`."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(reply)
+                    if reset:  # linger 0: close() sends RST
+                        connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close() alone does not)
+        server.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reset", "fragments"),
+    [
+        (b"", False, ("connection closed: RemoteDisconnected",)),
+        (b"", True, ("connection closed: ", "reset")),
+        (b"SSH-2.0-OpenSSH\r\n", False, ("connection closed: BadStatusLine", "SSH-2.0")),
+        (
+            b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n{}",
+            False,
+            ("connection closed: IncompleteRead",),
+        ),
+    ],
+    ids=["closed", "reset", "not-http", "cut-short"],
+)
+def test_rest_connection_closed(reply, reset, fragments):
+    """A server (or proxy) that accepts and hangs up, resets, or speaks another protocol."""
+    with hanging_up(reply, reset) as port, pytest.raises(client.ServingError) as error:
+        RestClient("127.0.0.1", port, "m").status()
+    assert_one_line(error.value, "127.0.0.1:", "/v1/models/m connection closed: ", *fragments)
 
 
 def test_rest_tf_serving_error_body(doc_server):

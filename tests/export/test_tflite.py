@@ -4,6 +4,7 @@ model on real photographs, the preprocessing record packed in the file, and expo
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import runpy
 
@@ -91,6 +92,22 @@ def test_interpreter_matches_keras_on_photographs(request, name):
     names = np.array(record.class_names)[outputs["classes"]]
     decoded = [[name.decode() for name in row] for row in outputs["class_names"]]
     np.testing.assert_array_equal(decoded, names)  # UTF-8 strings, as the SavedModel's
+
+
+def test_the_consumer_recipe_answers_as_the_server(main_export, resnet20):
+    """The journey seam (docs/tflite.md, 'Preprocessing as the server does'): photograph bytes
+    decoded as the server decodes them (libjpeg scaled decoding: china.jpg at 1/2 for resize
+    37), preprocessed with the packed record, give the SavedModel bytes signature's answer."""
+    _, path = resnet20
+    record = read_tflite_record(path)
+    encoded = PHOTOGRAPH.read_bytes()
+    image = decode_image(encoded, min_side=record.resize_size)
+    assert image.shape[:2] == (214, 320)  # 427x640 at 1/2: the scaled decode is exercised
+    images = preprocess_with_record(image, record)[None].numpy()
+    outputs = tflite_runner(path)(images=images)
+    served = tf.saved_model.load(str(main_export / "export" / "1")).signatures["serving_default"]
+    expected = served(image_bytes=tf.constant([encoded]))["probabilities"].numpy()
+    np.testing.assert_allclose(outputs["probabilities"], expected, rtol=0, atol=ATOL)
 
 
 def test_the_alexnet_record_is_read_back_from_the_file(alexnet):
@@ -182,12 +199,25 @@ def test_export_script_writes_a_tflite_that_loads(tmp_path, capsys):
     [
         ("{tmp}/model.txt", "the TFLite file's name must end in '.tflite'"),
         ("{tmp}/a_file/model.tflite", "/a_file' is a file, not a directory"),
+        ("{tmp}/a_file/new/model.tflite", "/a_file' is a file, not a directory"),
+        ("{tmp}/dir.tflite", "/dir.tflite': it is a directory, not a file"),
+        ("", "the TFLite file's path is empty"),
+        # /proc takes no new files, even from root (whom permissions do not stop).
+        ("/proc/model.tflite", "the directory '/proc' is not writable"),
+        ("/proc/new/model.tflite", "the directory '/proc' is not writable"),
+        ("{tmp}/locked/new/model.tflite", "/locked' is not writable"),
     ],
 )
 def test_a_bad_tflite_path_is_one_error_line(tmp_path, capsys, tflite, fragment):
     (tmp_path / "a_file").write_text("")
+    (tmp_path / "dir.tflite").mkdir()
+    (tmp_path / "locked").mkdir(mode=0o555)
+    if os.access(tmp_path / "locked", os.W_OK) and "locked" in tflite:
+        pytest.skip("permissions do not stop root")
     argv = ["--export-base", str(tmp_path / "base"), "--tflite", tflite.format(tmp=tmp_path)]
     assert run_script(export_main(), argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: export.py: ") and fragment in err
     assert not (tmp_path / "base").exists()  # checked before anything is built or written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "dir.tflite", "locked"]
+    assert not list((tmp_path / "dir.tflite").iterdir())
