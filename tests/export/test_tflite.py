@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import keras_classics as kc
 from keras_classics.cli import run_script
-from keras_classics.data.evaluation import decode_image, preprocess_with_record
+from keras_classics.data.evaluation import decode_image, preprocess_encoded, preprocess_with_record
 from keras_classics.export import export_saved_model, read_metadata
 from keras_classics.export.tflite import (
     describe_tflite,
@@ -103,7 +103,7 @@ def test_the_consumer_recipe_answers_as_the_server(main_export, resnet20):
     encoded = PHOTOGRAPH.read_bytes()
     image = decode_image(encoded, min_side=record.resize_size)
     assert image.shape[:2] == (214, 320)  # 427x640 at 1/2: the scaled decode is exercised
-    images = preprocess_with_record(image, record)[None].numpy()
+    images = preprocess_encoded(encoded, record)[None].numpy()  # the recipe's one call
     outputs = tflite_runner(path)(images=images)
     served = tf.saved_model.load(str(main_export / "export" / "1")).signatures["serving_default"]
     expected = served(image_bytes=tf.constant([encoded]))["probabilities"].numpy()
