@@ -259,19 +259,25 @@ def test_converter_takes_grayscale_and_alpha_as_the_decoder_does():
         converter(np.zeros((2, 20, 30, 5), "uint8"))
 
 
-def test_hub_on_the_serving_decode_equals_the_evaluation_pipeline(presets):
+def test_hub_on_the_serving_decode_equals_the_evaluation_pipeline(tmp_path):
     """predict.py, the bytes signature and evaluation decode JPEG bytes with
     `decode_image(encoded, min_side=record.resize_size)` (scaled JPEG decoding): the hub
-    classifier on that decode equals the model on the evaluation view of it (docs)."""
+    classifier on that decode equals the model on the evaluation view of it; a full-size decode
+    does not (docs). A linear head: logits show the difference that saturated softmax hides."""
     import sklearn.datasets
 
     from keras_classics.data.decode import decode_image
 
-    path = Path(sklearn.datasets.__file__).parent / "images" / "china.jpg"
-    model, preset = presets["resnet20"]
-    record = kc.model_record(model)
-    restored = keras_hub.models.ImageClassifier.from_preset(str(preset))
-    images = decode_image(tf.io.read_file(str(path)), min_side=record.resize_size)
-    expected = model.predict(evaluation_view(images.numpy(), record)[None], verbose=0)
-    got = restored.predict(images[None], verbose=0)
-    assert np.abs(got - expected).max() <= 1e-5
+    model = kc.attach_record(
+        kc.ResNet20(input_shape=(32, 32, 3), classifier_activation=None), CIFAR
+    )
+    perturb_weights(model, np.random.default_rng(0))
+    hub.classifier(model).save_to_preset(str(tmp_path / "preset"))
+    restored = keras_hub.models.ImageClassifier.from_preset(str(tmp_path / "preset"))
+    encoded = tf.io.read_file(str(Path(sklearn.datasets.__file__).parent / "images" / "china.jpg"))
+    images = decode_image(encoded, min_side=CIFAR.resize_size)
+    assert images.shape == (214, 320, 3)  # decoded at 1/2: 427x640 >= 4 x 32 at that scale
+    expected = model.predict(evaluation_view(images.numpy(), CIFAR)[None], verbose=0)
+    assert np.abs(restored.predict(images[None], verbose=0) - expected).max() <= 1e-5
+    full = restored.predict(tf.io.decode_jpeg(encoded, channels=3)[None], verbose=0)
+    assert np.abs(full - expected).max() > 1e-3
