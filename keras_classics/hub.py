@@ -20,6 +20,8 @@ Needs keras-hub (`pip install keras_classics[hub]`); `import keras_classics` doe
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Any
 
 import keras
@@ -64,7 +66,8 @@ class ClassicsBackbone(keras_hub.models.Backbone):
 @keras.saving.register_keras_serializable(package="keras_classics")
 class RecordImageConverter(keras_hub.layers.ImageConverter):
     """RGB images (uint8 or float 0-255, [H, W, 3] or a batch) -> the model's inputs
-    (channels first where Keras's image data format says so).
+    (channels first where Keras's image data format says so). As `keras_classics.data.decode`
+    (`channels=3`): grayscale (1 channel, or 2 with alpha) is replicated to RGB and alpha dropped.
 
     The evaluation view of `preprocessing` (a `PreprocessingRecord` or its dict): resize the
     shorter side to `resize_size` (antialiased), crop the centre `image_size` square, normalise
@@ -110,6 +113,8 @@ class RecordImageConverter(keras_hub.layers.ImageConverter):
 
         size = self.preprocessing.image_size
         images = inputs if tf.is_tensor(inputs) else tf.constant(keras.ops.convert_to_numpy(inputs))
+        if images.shape.rank in (3, 4):
+            images = _rgb(images)
         if images.shape.rank == 3:
             outputs = preprocess_with_record(images, self.preprocessing)
         elif images.shape.rank == 4:
@@ -136,6 +141,24 @@ class RecordImageConverter(keras_hub.layers.ImageConverter):
         return {**config, "preprocessing": self.preprocessing.to_dict()}
 
 
+def _rgb(images: Any) -> Any:
+    """[..., C] images as RGB [..., 3], as `decode_image` (`channels=3`) gives them: grayscale
+    (C=1, or 2 with alpha) replicated, alpha (C=4) dropped; any other C is an error."""
+    import tensorflow as tf
+
+    channels = images.shape[-1]
+    if channels in (1, 2):
+        return tf.repeat(images[..., :1], 3, axis=-1)
+    if channels == 4:
+        return images[..., :3]
+    if channels not in (3, None):
+        raise ValueError(
+            f"RecordImageConverter takes RGB [H, W, 3] images (or grayscale 1, gray+alpha 2, "
+            f"RGBA 4 channels); got shape {images.shape} with {channels} channels"
+        )
+    return images
+
+
 @keras.saving.register_keras_serializable(package="keras_classics")
 class ClassicsImageClassifierPreprocessor(keras_hub.models.ImageClassifierPreprocessor):
     """keras-hub's image classifier preprocessor with a `RecordImageConverter`."""
@@ -150,6 +173,39 @@ class ClassicsImageClassifier(keras_hub.models.ImageClassifier):
 
     backbone_cls = ClassicsBackbone
     preprocessor_cls = ClassicsImageClassifierPreprocessor
+
+    def __init__(self, *args: Any, compile: bool = True, **kwargs: Any):
+        # keras-hub compiles inside Task.__init__, before `self.activation` is set, so its
+        # "auto" loss always took logits; compile once the head's activation is known.
+        super().__init__(*args, compile=False, **kwargs)
+        if compile and _from_logits(self.activation) is not None:
+            self.compile()
+
+    def compile(self, optimizer: Any = "auto", loss: Any = "auto", **kwargs: Any) -> None:
+        """keras-hub's `compile` (Adam 5e-5, sparse categorical accuracy), with `loss="auto"`
+        a `SparseCategoricalCrossentropy` that matches the head: probabilities
+        (`from_logits=False`) after a softmax, logits (`from_logits=True`) after a linear head;
+        any other head activation needs an explicit `loss` (and is not compiled by default)."""
+        if isinstance(loss, str) and loss == "auto":
+            from_logits = _from_logits(self.activation)
+            if from_logits is None:
+                raise ValueError(
+                    f"compile(loss='auto') picks a cross-entropy for a softmax or linear head; "
+                    f"this head's activation is {self.activation!r}: pass loss= explicitly"
+                )
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+
+def _from_logits(activation: Any) -> bool | None:
+    """Whether a head with `activation` gives logits (linear, None: True), probabilities
+    (softmax: False) or neither (None)."""
+    function = keras.activations.get(activation)
+    if function is keras.activations.softmax:
+        return False
+    if function is keras.activations.linear:
+        return True
+    return None
 
 
 def _head(model: keras.Model) -> tuple[keras.layers.Dense, Any]:
@@ -193,19 +249,34 @@ def backbone(model: keras.Model) -> ClassicsBackbone:
 
 
 def classifier(
-    model: keras.Model, record: PreprocessingRecord | None = None
+    model: keras.Model | str | os.PathLike[str], record: PreprocessingRecord | None = None
 ) -> ClassicsImageClassifier:
-    """`model` as a keras-hub `ImageClassifier` whose outputs equal `model`'s exactly.
+    """`model` (or a `.keras` file's path, loaded with `safe_mode=True`) as a keras-hub
+    `ImageClassifier` whose outputs equal `model`'s exactly.
 
     `record` (default: the one `model` carries, `keras_classics.model_record`) gives the
-    preprocessor its `RecordImageConverter`; without one the classifier has no preprocessor and
-    takes the model's own (normalised) inputs.
+    preprocessor its `RecordImageConverter`. Without one the classifier has no preprocessor: it
+    (and a preset saved from it) takes the model's own preprocessed inputs, not raw images, and
+    a one-line warning says so.
     """
+    if isinstance(model, (str, os.PathLike)):
+        model = keras.saving.load_model(model, safe_mode=True)
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            "classifier takes a keras.Model or the path of a .keras file; "
+            f"got {type(model).__name__}"
+        )
     head, activation = _head(model)
     record = record if record is not None else model_record(model)
     preprocessor = None
     if record is not None:
         preprocessor = ClassicsImageClassifierPreprocessor(RecordImageConverter(record))
+    else:
+        warnings.warn(
+            f"model {model.name!r} has no preprocessing record: its keras-hub classifier takes "
+            "the model's preprocessed inputs, not raw images (pass record= for a converter)",
+            stacklevel=2,
+        )
     task = ClassicsImageClassifier(
         backbone=backbone(model),
         num_classes=head.units,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -185,3 +186,98 @@ def test_missing_keras_hub_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "keras_classics.hub")
     with pytest.raises(ImportError, match=r"pip install keras_classics\[hub\]"):
         __import__("keras_classics.hub")
+
+
+@pytest.mark.parametrize(
+    ("activation", "from_logits"), [("softmax", False), (None, True)], ids=["softmax", "linear"]
+)
+def test_default_compile_matches_the_head(activation, from_logits, tmp_path):
+    """keras-hub compiles in `Task.__init__` before it sets `activation`, so its "auto" loss
+    took logits even after a softmax (Keras warned, and fine-tuning trained on the wrong loss)."""
+    model = kc.attach_record(
+        kc.ResNet20(input_shape=(32, 32, 3), classifier_activation=activation), CIFAR
+    )
+    hub.classifier(model).save_to_preset(str(tmp_path / "preset"))
+    restored = keras_hub.models.ImageClassifier.from_preset(str(tmp_path / "preset"))
+    assert restored.loss.get_config()["from_logits"] is from_logits
+    restored.compile()
+    assert restored.loss.get_config()["from_logits"] is from_logits
+    images = np.random.default_rng(4).integers(0, 256, (4, 40, 50, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*from_logits")
+        history = restored.fit(images, np.arange(4), epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_default_compile_refuses_another_head_activation():
+    model = kc.ResNet20(input_shape=(32, 32, 3), classifier_activation="sigmoid")
+    task = hub.classifier(model, CIFAR)
+    assert getattr(task, "optimizer", None) is None  # not compiled with a loss that does not fit
+    with pytest.raises(ValueError, match=r"activation is 'sigmoid': pass loss= explicitly"):
+        task.compile()
+    task.compile(loss="binary_crossentropy")
+
+
+def test_classifier_takes_a_keras_file(presets, tmp_path):
+    """`kc.hub.classifier("model.keras")`, as scripts/train.py writes them."""
+    model, _ = presets["resnet20"]
+    path = tmp_path / "model.keras"
+    model.save(path)
+    x = _inputs(model)
+    for given in (str(path), path):
+        task = hub.classifier(given)
+        assert task.preprocessor.image_converter.preprocessing == kc.model_record(model)
+        assert np.abs(np.asarray(task(x)) - np.asarray(model(x))).max() == 0.0
+    with pytest.raises(ValueError, match=r"keras.Model or the path of a .keras file; got int"):
+        hub.classifier(3)
+
+
+def test_a_model_without_a_record_says_it_takes_preprocessed_inputs():
+    model = kc.ResNet20(input_shape=(32, 32, 3))
+    with pytest.warns(UserWarning, match=r"no preprocessing record.*preprocessed inputs") as caught:
+        task = hub.classifier(model)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert task.preprocessor is None
+    x = _inputs(model)
+    assert np.abs(np.asarray(task(x)) - np.asarray(model(x))).max() == 0.0
+
+
+def test_converter_takes_grayscale_and_alpha_as_the_decoder_does():
+    """As `decode_image` (`channels=3`): grayscale replicated, alpha dropped."""
+    rgb = np.random.default_rng(5).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+    gray = rgb[..., :1]
+    record = kc.PreprocessingRecord("torch", 8, 10)
+    converter = hub.RecordImageConverter(record)
+    expected_gray = np.asarray(converter(np.repeat(gray, 3, axis=-1)))
+    assert np.abs(np.asarray(converter(gray)) - expected_gray).max() == 0.0
+    assert np.abs(np.asarray(converter(gray[0])) - expected_gray[0]).max() == 0.0
+    gray_alpha = np.concatenate([gray, np.full_like(gray, 7)], axis=-1)
+    assert np.abs(np.asarray(converter(gray_alpha)) - expected_gray).max() == 0.0
+    rgba = np.concatenate([rgb, np.full_like(gray, 7)], axis=-1)
+    assert np.abs(np.asarray(converter(rgba)) - np.asarray(converter(rgb))).max() == 0.0
+    with pytest.raises(ValueError, match=r"RGB \[H, W, 3\].*got shape \(2, 20, 30, 5\)"):
+        converter(np.zeros((2, 20, 30, 5), "uint8"))
+
+
+def test_hub_on_the_serving_decode_equals_the_evaluation_pipeline(tmp_path):
+    """predict.py, the bytes signature and evaluation decode JPEG bytes with
+    `decode_image(encoded, min_side=record.resize_size)` (scaled JPEG decoding): the hub
+    classifier on that decode equals the model on the evaluation view of it; a full-size decode
+    does not (docs). A linear head: logits show the difference that saturated softmax hides."""
+    import sklearn.datasets
+
+    from keras_classics.data.decode import decode_image
+
+    model = kc.attach_record(
+        kc.ResNet20(input_shape=(32, 32, 3), classifier_activation=None), CIFAR
+    )
+    perturb_weights(model, np.random.default_rng(0))
+    hub.classifier(model).save_to_preset(str(tmp_path / "preset"))
+    restored = keras_hub.models.ImageClassifier.from_preset(str(tmp_path / "preset"))
+    encoded = tf.io.read_file(str(Path(sklearn.datasets.__file__).parent / "images" / "china.jpg"))
+    images = decode_image(encoded, min_side=CIFAR.resize_size)
+    assert images.shape == (214, 320, 3)  # decoded at 1/2: 427x640 >= 4 x 32 at that scale
+    expected = model.predict(evaluation_view(images.numpy(), CIFAR)[None], verbose=0)
+    assert np.abs(restored.predict(images[None], verbose=0) - expected).max() <= 1e-5
+    full = restored.predict(tf.io.decode_jpeg(encoded, channels=3)[None], verbose=0)
+    assert np.abs(full - expected).max() > 1e-3
