@@ -41,7 +41,8 @@ def resolve_version(export_base: str | os.PathLike, version: int | None) -> int:
     if version in list_versions(export_base):
         raise FileExistsError(
             f"version {version} already exists under {os.fspath(export_base)!r}; versions are "
-            f"never overwritten: pass another version or None (next: {next_version(export_base)})"
+            f"never overwritten: pass another version, or none for the next one "
+            f"({next_version(export_base)})"
         )
     return version
 

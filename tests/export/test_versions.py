@@ -49,7 +49,7 @@ def test_versions_increment_and_are_never_overwritten(tmp_path):
     assert not (first / "assets.extra" / "tf_serving_warmup_requests").exists()
     assert export_saved_model(model, base, version=10, warmup=False) == base / "10"
     written = (base / "10" / "saved_model.pb").stat().st_mtime_ns
-    with pytest.raises(FileExistsError, match=r"version 10 already exists.*\(next: 11\)"):
+    with pytest.raises(FileExistsError, match=r"version 10 already exists.*the next one \(11\)"):
         export_saved_model(model, base, version=10, warmup=False)
     assert (base / "10" / "saved_model.pb").stat().st_mtime_ns == written
     assert export_saved_model(model, base, warmup=False) == base / "11"
