@@ -27,6 +27,7 @@ from tensorflow_serving.apis import (
 from tests.export.serving_double import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
+    REFUSALS,
     RequestError,
     ServingDouble,
     as_request_error,
@@ -94,7 +95,7 @@ def _answering(method):
         self.received.append(request)
         try:
             return method(self, request)
-        except (RequestError, ValueError, tf.errors.OpError) as error:
+        except REFUSALS as error:
             refused = as_request_error(error)
             context.abort(refused.code, refused.message)
 

@@ -28,7 +28,6 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from keras_classics.export.versions import list_versions
 from tests.export import rest_double
-from tests.export.rest_double import RestError
 
 DEFAULT_SIGNATURE = "serving_default"  # TF Serving's kDefaultServingSignatureDefKey
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -58,14 +57,20 @@ class RequestError(Exception):
         self.code, self.message = code, message
 
 
+# What a request can make the double raise: its own refusals, TensorFlow's errors, and a
+# signature called with inputs it does not take (TypeError, ValueError, KeyError).
+REFUSALS = (RequestError, tf.errors.OpError, TypeError, ValueError, KeyError)
+MAX_MESSAGE = 1000  # characters of an error answered: never the request's whole tensors
+
+
 def as_request_error(error: Exception) -> RequestError:
     """What a body or TensorFlow error becomes: INVALID_ARGUMENT, or TensorFlow's own code."""
     if isinstance(error, RequestError):
         return error
     if isinstance(error, tf.errors.OpError):
         code = next(c for c in grpc.StatusCode if c.value[0] == error.error_code)
-        return RequestError(code, error.message)
-    return RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return RequestError(code, error.message[:MAX_MESSAGE])
+    return RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(error)[:MAX_MESSAGE])
 
 
 class ServingDouble:
@@ -170,7 +175,7 @@ class ServingDouble:
         """TF Serving's HTTP status and JSON answer to `method path` with `body`."""
         try:
             return 200, self._rest(method, path, body)
-        except (RequestError, RestError, tf.errors.OpError) as error:
+        except REFUSALS as error:  # RestError is a ValueError
             refused = as_request_error(error)
             return HTTP_STATUS.get(refused.code, 500), {"error": refused.message}
 

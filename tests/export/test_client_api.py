@@ -547,3 +547,24 @@ def test_grpc_unreachable():
 def test_b64_is_what_the_document_encodes():
     assert client.b64(b"image bytes") == {"b64": "aW1hZ2UgYnl0ZXM="}
     assert base64.b64decode(client.b64(b"\x00\xff")["b64"]) == b"\x00\xff"
+
+
+def test_a_body_the_signature_does_not_take_is_a_400_not_a_hang_up(image_servers, encoded):
+    """Image bytes sent to signatures that take other inputs (classify: tf.Example strings
+    under `inputs`; image_tensor: uint8 pixels): TF Serving's INVALID_ARGUMENT, one short line,
+    over both protocols (the double once crashed the HTTP handler and overflowed gRPC's
+    metadata with the request's own tensors)."""
+    rest_port, target, _ = image_servers
+    server = RestClient("127.0.0.1", rest_port, "resnet")
+    for signature in ("classify", "image_tensor"):
+        with pytest.raises(client.ServingError) as error:
+            server.predict(client.rest_body(encoded, signature_name=signature))
+        assert_one_line(error.value, "HTTP 400")
+        assert len(str(error.value)) < 1200
+        request = client.bytes_predict_request(
+            encoded, model_name="resnet", signature_name=signature
+        )
+        with pytest.raises(client.ServingError) as error:
+            client_grpc.predict(target, request)
+        assert_one_line(error.value, "gRPC Predict INVALID_ARGUMENT")
+        assert len(str(error.value)) < 1200
