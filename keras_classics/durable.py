@@ -38,6 +38,40 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """`path` as a Path when `atomic_path` can write it (not a directory; its nearest existing
+    ancestor a writable directory, the missing ones made on writing); a ValueError naming the
+    problem otherwise. Nothing is left behind."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot write {os.fspath(path)!r}: it is a directory, not a file")
+    ancestor = next(p for p in path.parents if p.exists())  # Path(".") always exists
+    if not ancestor.is_dir():
+        raise ValueError(
+            f"cannot write {os.fspath(path)!r}: {os.fspath(ancestor)!r} is a file, not a directory"
+        )
+    problem = _unwritable(ancestor)
+    if problem is not None:
+        raise ValueError(
+            f"cannot write {os.fspath(path)!r}: the directory {os.fspath(ancestor)!r} is not "
+            f"writable ({problem})"
+        )
+    return path
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why a file cannot be made in `directory`, or None. Permissions first; then an unnamed
+    temporary file, which leaves nothing behind, for what they do not tell root (/proc, /sys,
+    a read-only mount)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "permission denied"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path (same directory, same suffix) to write; renamed to `path` on success."""

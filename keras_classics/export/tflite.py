@@ -29,14 +29,13 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from keras_classics.durable import atomic_write
+from keras_classics.durable import atomic_write, check_writable
 from keras_classics.export import spec
 from keras_classics.export.describe import resolve_saved_model
 from keras_classics.export.serving import read_metadata
@@ -58,33 +57,7 @@ def check_tflite_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix != SUFFIX:
         raise ValueError(f"the TFLite file's name must end in {SUFFIX!r}; got {os.fspath(path)!r}")
-    if path.is_dir():
-        raise ValueError(f"cannot write {os.fspath(path)!r}: it is a directory, not a file")
-    ancestor = next((p for p in path.parents if p.exists()), None)  # Path(".") always exists
-    if ancestor is not None and not ancestor.is_dir():
-        raise ValueError(
-            f"cannot write {os.fspath(path)!r}: {os.fspath(ancestor)!r} is a file, not a directory"
-        )
-    problem = None if ancestor is None else _unwritable(ancestor)
-    if problem is not None:
-        raise ValueError(
-            f"cannot write {os.fspath(path)!r}: the directory {os.fspath(ancestor)!r} is not "
-            f"writable ({problem})"
-        )
-    return path
-
-
-def _unwritable(directory: Path) -> str | None:
-    """Why a file cannot be made in `directory`, or None. Permissions first; then an unnamed
-    temporary file, which leaves nothing behind, for what they do not tell root (/proc, /sys,
-    a read-only mount)."""
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return "permission denied"
-    try:
-        with tempfile.TemporaryFile(dir=directory):
-            return None
-    except OSError as error:
-        return error.strerror or str(error)
+    return check_writable(path)
 
 
 def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Path:
@@ -119,7 +92,6 @@ def export_tflite(saved_model: str | os.PathLike, path: str | os.PathLike) -> Pa
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(PACKED_METADATA, json.dumps(metadata, indent=2) + "\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, flatbuffer + packed.getvalue())  # a reader never sees half a file
 
 
