@@ -72,7 +72,7 @@ def test_every_registered_model_builds_and_runs(rng, name):
     assert model.name == name
     # Training mode: BN normalises with the batch. In inference mode an untrained net uses the
     # initial BN statistics (mean 0, variance 1) and its features grow with every residual
-    # addition; ResNet-1202's overflow (README, "Options and choices").
+    # addition; ResNet-1202's overflow (docs/models.md, "Options and choices").
     probabilities = np.asarray(model(rng.uniform(0, 1, (2, *shape)), training=True))
     assert probabilities.shape == (2, 3) and np.isfinite(probabilities).all()
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)

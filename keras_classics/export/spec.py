@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 # Signatures.
-# The default answers a plain `{"instances": [{"b64": ...}]}`; the float path, once the default,
-# is `serving_images` (docs/serving.md, "Changes for existing clients").
+# The default answers a plain `{"instances": [{"b64": ...}]}`; the float path is `serving_images`
+# (docs/serving.md, "Which signature a request names").
 SIGNATURE_BYTES = "serving_default"  # encoded JPEG/PNG/GIF/BMP bytes, preprocessed in the graph
 SIGNATURE_IMAGES = "serving_images"  # float images, already preprocessed
 SIGNATURE_IMAGE_TENSOR = "image_tensor"  # uint8 RGB images of any size, preprocessed in the graph

@@ -37,8 +37,10 @@ def option(
     aliases: tuple[str, ...] = (),
     flag: str | None = None,
     metavar: str | None = None,
+    torchvision: str | None = None,
 ) -> Any:
-    """A `RunConfig` field with what its command-line flag needs (help, choices, aliases)."""
+    """A `RunConfig` field with what its command-line flag needs (help, choices, aliases) and
+    the equivalent flag of torchvision's reference script, for the documentation's table."""
     metadata = {
         "help": help,
         "group": group,
@@ -46,6 +48,7 @@ def option(
         "aliases": aliases,
         "flag": flag,
         "metavar": metavar,
+        "torchvision": torchvision,
     }
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -57,10 +60,17 @@ class RunConfig:
     """One run's options (docs/training.md has the table; None: the resolved default)."""
 
     # --- model ---
-    model: str = option("resnet20", "a registered model", group="model", choices=list_models())
+    model: str = option(
+        "resnet20",
+        "a registered model",
+        group="model",
+        choices=list_models(),
+        torchvision="--model",
+    )
     model_options: dict[str, Any] = option(  # noqa: RUF009 (option() makes a default_factory)
         {},
-        "a builder argument, repeatable: --model-option shortcut=A --model-option plain=True",
+        "a builder argument, repeatable: --model-option shortcut=A --model-option plain=True "
+        "(classes defaults to the dataset's)",
         group="model",
         flag="--model-option",
         metavar="KEY=VALUE",
@@ -73,6 +83,7 @@ class RunConfig:
         "weights' normalisation is the default",
         group="model",
         metavar="PRESET|PATH",
+        torchvision="--weights",
     )
     freeze: bool = option(
         False, "with --weights: keep the whole backbone fixed (train the head only)", group="model"
@@ -89,6 +100,7 @@ class RunConfig:
         "'digits' (embedded), 'synthetic' (random, for speed), a TFDS name (cifar10, "
         "imagenet2012, ...) or an image folder (one subfolder per class)",
         group="data",
+        torchvision="--data-path",
     )
     data_dir: str | None = option(None, "TFDS data directory", group="data")
     manual_dir: str | None = option(None, "TFDS manual download directory", group="data")
@@ -98,14 +110,21 @@ class RunConfig:
         "training crop; the model is built for it (default: the model's input size)",
         group="data",
         aliases=("--image-size",),
+        torchvision="--train-crop-size",
     )
     val_resize_size: int | None = option(
         None,
-        "evaluation: shorter side before the centre crop (default: the recipe's)",
+        "evaluation: shorter side before the centre crop (default: the recipe's: 256 for a "
+        "224 crop, the crop itself for CIFAR)",
         group="data",
+        torchvision="--val-resize-size",
     )
     val_crop_size: int | None = option(
-        None, "evaluation centre crop (default: the training crop)", group="data"
+        None,
+        "evaluation centre crop (default: the training crop; a different one builds the model "
+        "for any input size)",
+        group="data",
+        torchvision="--val-crop-size",
     )
     augmentation: str | None = option(
         None,
@@ -120,15 +139,36 @@ class RunConfig:
         choices=list(NORMALIZATIONS),
     )
     randaugment: float | None = option(
-        None, "keras.layers.RandAugment with this factor (0-1; 2 ops per image)", group="data"
+        None,
+        "keras.layers.RandAugment with this factor (0-1; 2 ops per image)",
+        group="data",
+        torchvision="--auto-augment ra --ra-magnitude M",
     )
-    mixup_alpha: float = option(0.0, "keras.layers.MixUp with this alpha (0: off)", group="data")
-    cutmix_alpha: float = option(0.0, "keras.layers.CutMix with this alpha (0: off)", group="data")
+    mixup_alpha: float = option(
+        0.0,
+        "keras.layers.MixUp with this alpha on each batch; the labels become soft (0: off)",
+        group="data",
+        torchvision="--mixup-alpha",
+    )
+    cutmix_alpha: float = option(
+        0.0,
+        "keras.layers.CutMix with this alpha on each batch; the labels become soft (0: off)",
+        group="data",
+        torchvision="--cutmix-alpha",
+    )
     random_erase: float = option(
-        0.0, "keras.layers.RandomErasing with this probability (0: off)", group="data"
+        0.0,
+        "keras.layers.RandomErasing with this probability, on the 0-255 batch (0: off)",
+        group="data",
+        torchvision="--random-erase",
     )
     cache: bool = option(False, "cache the source in memory", group="data")
-    deterministic: bool = option(False, "deterministic tf.data", group="data")
+    deterministic: bool = option(
+        False,
+        "deterministic tf.data",
+        group="data",
+        torchvision="--use-deterministic-algorithms",
+    )
     seed: int = option(0, "seed of the weights and the data", group="data")
     # --- distribution ---
     strategy: str = option(
@@ -137,6 +177,7 @@ class RunConfig:
         "one_device on one GPU, else default",
         group="distribution",
         choices=STRATEGIES,
+        torchvision="(torchrun)",
     )
     devices: tuple[str, ...] = option(
         (), "devices for one_device / mirrored, e.g. /gpu:0,/gpu:1", group="distribution"
@@ -149,8 +190,10 @@ class RunConfig:
     tpu: str | None = option(None, "TPU name or address for --strategy tpu", group="distribution")
     batch_size: int | None = option(
         None,
-        "GLOBAL batch over all replicas (default: the paper's); each replica gets batch / replicas",
+        "GLOBAL batch over all replicas (default: the paper's); each replica gets batch / "
+        "replicas, which must divide it",
         group="distribution",
+        torchvision="-b (per GPU)",
     )
     # --- optimisation ---
     recipe: str = option(
@@ -159,15 +202,17 @@ class RunConfig:
         "schedule with the paper's optimiser",
         group="optimisation",
         choices=RECIPES,
+        torchvision="--lr-scheduler",
     )
     learning_rate: float | None = option(
         None,
         "used as given (default: the paper's, scaled linearly with the global batch)",
         group="optimisation",
         aliases=("--lr",),
+        torchvision="--lr",
     )
     momentum: float | None = option(
-        None, "SGD momentum (default: the paper's)", group="optimisation"
+        None, "SGD momentum (default: the paper's)", group="optimisation", torchvision="--momentum"
     )
     nesterov: bool = option(False, "Nesterov momentum", group="optimisation")
     weight_decay: float | None = option(
@@ -175,38 +220,56 @@ class RunConfig:
         "the papers' lambda on conv/dense kernels (default: the paper's)",
         group="optimisation",
         aliases=("--wd",),
+        torchvision="--wd",
     )
     label_smoothing: float = option(
-        0.0, "targets (1 - e) one-hot + e / classes", group="optimisation"
+        0.0,
+        "targets (1 - e) one-hot + e / classes (Szegedy et al. 2016), also on soft labels",
+        group="optimisation",
+        torchvision="--label-smoothing",
     )
     lr_warmup_epochs: float | None = option(
         None,
         "warm-up length in epochs (default: the recipe's)",
         group="optimisation",
         aliases=("--warmup-epochs",),
+        torchvision="--lr-warmup-epochs",
     )
     lr_warmup_method: str | None = option(
         None,
         "linear (ramp up) or constant (lr x 0.1 first; default: the recipe's)",
         group="optimisation",
         choices=WARMUPS,
+        torchvision="--lr-warmup-method",
     )
     lr_boundaries: tuple[float, ...] | None = option(
         None,
         "step schedule: epochs at which the rate is multiplied by --lr-gamma (default: "
         "50%%, 75%% of the run)",
         group="optimisation",
+        torchvision="--lr-step-size",
     )
-    lr_gamma: float = option(0.1, "factor of the step and plateau schedules", group="optimisation")
+    lr_gamma: float = option(
+        0.1,
+        "factor of the step and plateau schedules",
+        group="optimisation",
+        torchvision="--lr-gamma",
+    )
     patience: int = option(5, "plateau schedule: epochs without improvement", group="optimisation")
     epochs: int | None = option(
-        None, f"default: the paper's on its dataset, else {DEFAULT_EPOCHS}", group="optimisation"
+        None,
+        f"default: the paper's on its dataset, else {DEFAULT_EPOCHS}",
+        group="optimisation",
+        torchvision="--epochs",
     )
     steps_per_epoch: int | None = option(
         None, "default: training images // global batch", group="optimisation"
     )
     clip_grad_norm: float | None = option(
-        None, "clip the global norm of the (all-replica) gradient to this", group="optimisation"
+        None,
+        "clip the global norm of the (all-replica) gradient to this",
+        group="optimisation",
+        torchvision="--clip-grad-norm",
     )
     model_ema: float | None = option(
         None,
@@ -214,6 +277,7 @@ class RunConfig:
         "(e.g. 0.999); evaluated beside the weights, saved as model_ema.keras",
         group="optimisation",
         aliases=("--model-ema-decay",),
+        torchvision="--model-ema --model-ema-decay",
     )
     # --- speed ---
     precision: str = option(
@@ -221,12 +285,16 @@ class RunConfig:
         "float16: mixed, loss scaling; bfloat16: mixed",
         group="speed",
         choices=list(PRECISIONS),
+        torchvision="--amp",
     )
     jit_compile: bool = option(False, "XLA-compile each replica's step", group="speed")
     steps_per_execution: int = option(1, "training steps per tf.function call", group="speed")
     # --- outputs ---
     output_dir: str | None = option(
-        None, "reports, logs, model (default runs/MODEL_DATASET)", group="outputs"
+        None,
+        "reports, logs, model (default runs/MODEL_DATASET)",
+        group="outputs",
+        torchvision="--output-dir",
     )
     checkpoint_dir: str | None = option(None, "default OUTPUT_DIR/checkpoints", group="outputs")
     checkpoint_every: int = option(
@@ -239,13 +307,19 @@ class RunConfig:
         "checkpoints; or a checkpoint (directory or prefix) to start from",
         group="outputs",
         metavar="auto|none|PATH",
+        torchvision="--resume PATH",
     )
     resume_changed: bool = option(
         False,
         "resume even when the model, data, batch or optimisation differ from the stored run's",
         group="outputs",
     )
-    log_every: int = option(100, "loss and accuracy every N steps (0: never)", group="outputs")
+    log_every: int = option(
+        100,
+        "loss and accuracy every N steps (0: never)",
+        group="outputs",
+        torchvision="--print-freq",
+    )
     progress_seconds: float = option(
         5.0,
         "a progress line (step, images/s, ETA) at most every this many seconds",
@@ -254,14 +328,21 @@ class RunConfig:
     evaluate: str | None = option(
         None,
         "only evaluate a .keras file, a .weights.h5 file (of --model), a checkpoint or "
-        "an exported SavedModel",
+        "an exported SavedModel (a version directory, or the export base: its newest version)",
         group="outputs",
         metavar="SAVED",
     )
     test_only: bool = option(
-        False, "only evaluate the run's newest checkpoint (or --resume PATH)", group="outputs"
+        False,
+        "only evaluate the run's newest checkpoint (or --resume PATH)",
+        group="outputs",
+        torchvision="--test-only",
     )
-    export_dir: str | None = option(None, "export for TF Serving at the end", group="outputs")
+    export_dir: str | None = option(
+        None,
+        "export for TF Serving at the end, with the run's preprocessing record (the chief only)",
+        group="outputs",
+    )
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):

@@ -1,6 +1,6 @@
 """torchvision state dicts -> keras_classics AlexNet ("owt"), VGG-11..19 (+BN) and ResNet-18..152.
 
-The tables below map our layer names (README, "Layer names") to torchvision's module names;
+The tables below map our layer names (docs/models.md, "Layer names") to torchvision's module names;
 `torchvision_modules(target)` applies them to a target model. Tensors are converted as:
 - Conv2d weight (O, I, kh, kw) -> Keras kernel (kh, kw, I, O); bias as is;
 - Linear weight (out, in) -> kernel (in, out); the first Linear after torchvision's

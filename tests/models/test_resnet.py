@@ -82,7 +82,7 @@ def test_oracle_reproduces_the_published_counts():
     for depth, params in PUBLISHED_CIFAR_PARAMS.items():
         n = (depth - 2) // 6
         assert expected_params("basic", (n, n, n), "A", cifar=True, classes=10) == params
-    assert expected_params(*IMAGENET[34], "A") == 21_623_848  # documented in the README
+    assert expected_params(*IMAGENET[34], "A") == 21_623_848  # documented in docs/models.md
     assert expected_params(*IMAGENET[34], "C") == 22_716_840
 
 

@@ -58,7 +58,7 @@ def test_reports_are_written_and_well_formed(finished):
     model = keras.saving.load_model(run / MODEL_FILE, compile=False)
     assert written["parameters"] == model.count_params() == summary["parameters"]
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    assert written["trainable_parameters"] == trainable == 269_722  # the README's figure
+    assert written["trainable_parameters"] == trainable == 269_722  # docs/training.md's figure
     assert written["non_trainable_parameters"] == model.count_params() - trainable > 0
     assert written["model"] == "resnet20" and written["dataset"] == "synthetic"
     assert written["eval_examples"] == 128 and written["epochs_completed"] == 2
